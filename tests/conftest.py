@@ -1,0 +1,1 @@
+"""Shared fixtures: trio mode is on for every test (pyproject.toml)."""

@@ -1,0 +1,114 @@
+"""Limits and timeouts, as frozen dataclasses with defaults and their precedents.
+
+Pure Python (layer 0). Every limit is bounded by default; ``None`` disables one explicitly.
+Limits are always passed as arguments, never read from the environment (design.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUTS",
+    "Limits",
+    "Timeouts",
+]
+
+# Precedents for the defaults below:
+# - max message 1 MiB: websockets (max_size=2**20); websocket.zig uses 64 KiB, uWebSockets 16 KiB,
+#   wsproto has none (an anti-pattern, style.md §3.2).
+# - max frame = max message: a single frame can never be larger than the message it carries.
+# - inbound queue 16 messages: websockets' max_queue=16.
+# - request head 16 KiB / 100 header lines: h11's max_incomplete_event_size is 16 KiB; nginx's
+#   large_client_header_buffers is 4 x 8 KiB; Go's net/http allows 1 MiB, which is lavish.
+#   100 header lines matches http.client's _MAXHEADERS.
+# - write buffer high-water 64 KiB: asyncio's default transport high-water mark.
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits, enforced before anything is allocated for the data they bound.
+
+    Attributes:
+        max_message_size: largest message accepted, in bytes (after decompression, RFC 7692).
+            Larger ones fail the connection with 1009 as soon as the frame header shows it.
+        max_frame_size: largest single frame payload, in bytes; defaults to the message limit.
+        max_queued_messages: whole messages buffered for a handler before the connection stops
+            reading the socket (backpressure).
+        max_request_head_size: bytes of HTTP request line plus headers (431 when exceeded).
+        max_header_lines: number of header lines in the handshake request (431 when exceeded).
+        max_request_line_size: bytes of a single line of the HTTP head (414/431 when exceeded).
+        write_buffer_high_water: bytes an outbound send may leave buffered before it waits.
+        max_connections: connections served at once; further clients wait in the listen backlog.
+    """
+
+    max_message_size: int | None = 1 * MiB
+    max_frame_size: int | None = None
+    max_queued_messages: int = 16
+    max_request_head_size: int = 16 * 1024
+    max_header_lines: int = 100
+    max_request_line_size: int = 8 * 1024
+    write_buffer_high_water: int = 64 * 1024
+    max_connections: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_message_size", "max_frame_size", "max_connections"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive or None, not {value!r}")
+        for name in (
+            "max_queued_messages",
+            "max_request_head_size",
+            "max_header_lines",
+            "max_request_line_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+        if self.write_buffer_high_water < 0:
+            raise ValueError("write_buffer_high_water must not be negative")
+
+    @property
+    def effective_max_frame_size(self) -> int | None:
+        """The frame limit actually enforced: ``max_frame_size``, else the message limit."""
+        if self.max_frame_size is not None:
+            return self.max_frame_size
+        return self.max_message_size
+
+
+# Precedents for the timeouts:
+# - handshake 10 s (TLS included): websockets' open_timeout=10.
+# - close 10 s: websockets' close_timeout=10.
+# - keepalive ping every 20 s, 20 s to answer: websockets' ping_interval=ping_timeout=20.
+# - activation 30 s: how long a delayed-activation handler may keep frames unread.
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Time limits in seconds; ``None`` disables one explicitly.
+
+    Attributes:
+        handshake: from accepting the TCP connection to sending the 101 (TLS included).
+        close: how long to wait for the peer's close frame (and, for a client, TCP close)
+            after sending ours (RFC 6455 §7.1.1).
+        ping_interval: send a keepalive ping after this long; ``None`` turns keepalive off.
+        ping_timeout: fail with 1011 if the keepalive pong does not come within this.
+        activation: how long a delayed-activation connection may wait for ``activate()``.
+    """
+
+    handshake: float | None = 10.0
+    close: float | None = 10.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    activation: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("handshake", "close", "ping_interval", "ping_timeout", "activation"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive or None, not {value!r}")
+
+
+DEFAULT_LIMITS = Limits()
+DEFAULT_TIMEOUTS = Timeouts()

@@ -1,0 +1,515 @@
+"""The RFC 6455 framing state machine: bytes in, events out; calls in, bytes out.
+
+Theory of operation
+-------------------
+The codec has three verbs, like h11 and wsproto:
+
+* :meth:`Codec.receive_data` / :meth:`Codec.receive_eof` take what the transport read;
+* :meth:`Codec.events` hands back what that data meant (:mod:`._events`);
+* ``send_*()`` methods queue frames, and :meth:`Codec.data_to_send` returns the bytes to write.
+
+It starts in the OPEN state (the opening handshake is :mod:`._handshake`'s job), optionally with
+``trailing_data``: bytes that arrived after the handshake head, as happens when a client sends
+frames in the same segment as its request, or when an application upgrades late.
+
+States (RFC 6455 §7)::
+
+    OPEN --send_close()--> CLOSING --peer's close--> CLOSED
+    OPEN --peer's close (we echo it)---------------> CLOSED
+    any  --protocol violation (fail)---------------> CLOSED
+    any  --receive_eof()---------------------------> CLOSED   (abnormal: 1006)
+
+Received frames are parsed from one ``bytearray``. A complete small frame takes the fast path:
+one slice, one unmask, one decode. A data frame whose payload is still arriving is consumed as it
+comes (never buffered whole twice), so invalid UTF-8 fails the connection at the first bad
+segment even inside one large frame (RFC 6455 §8.1, Autobahn 6.4.3-6.4.4), and a frame too
+large for the limits fails from its header alone, before any payload is buffered.
+
+Errors: every violation by the peer raises :class:`RemoteProtocolError` inside the parser, and
+:meth:`Codec.receive_data` turns it into :meth:`Codec.fail` in one place (§7.1.7 "Fail the
+WebSocket Connection"): a close frame with the error's code is queued and the state becomes
+CLOSED. Misuse by this side's own code raises :class:`LocalProtocolError` at the call.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable
+from typing import Final, Protocol
+
+from .._config import DEFAULT_LIMITS, Limits
+from .._exceptions import LocalProtocolError, PayloadTooBig, RemoteProtocolError
+from ._events import CloseReceived, Event, Message, MessageFragment, Ping, Pong
+from ._frames import (
+    MAX_CLOSE_REASON,
+    MAX_CONTROL_PAYLOAD,
+    CloseCode,
+    Opcode,
+    is_sendable_close_code,
+    parse_close_payload,
+    parse_header,
+    serialize_close_payload,
+    serialize_frame,
+)
+from ._mask import apply_mask, rotate_mask
+from ._utf8 import Utf8Decoder, decode_text
+
+__all__ = ["Codec", "MessageCompressor", "Role", "State"]
+
+_TEXT: Final = int(Opcode.TEXT)
+_BINARY: Final = int(Opcode.BINARY)
+_CONTINUATION: Final = int(Opcode.CONTINUATION)
+_CLOSE: Final = int(Opcode.CLOSE)
+_PING: Final = int(Opcode.PING)
+_PONG: Final = int(Opcode.PONG)
+_KNOWN_OPCODES: Final = frozenset(int(op) for op in Opcode)
+_RSV1: Final = 0x40
+_RSV_BITS: Final = 0x70
+_FIN: Final = 0x80
+
+
+class Role(enum.Enum):
+    """Which end of the connection the codec plays (masking rules, RFC 6455 §5.1)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class State(enum.Enum):
+    """Connection states after the opening handshake (RFC 6455 §4.1, §7)."""
+
+    #: "The WebSocket Connection is Established"; data flows both ways.
+    OPEN = "open"
+    #: We sent a close frame and wait for the peer's (RFC 6455 §7.1.2).
+    CLOSING = "closing"
+    #: "The WebSocket Closing Handshake is Started" and finished, or the connection failed:
+    #: nothing more is parsed, nothing more may be sent.
+    CLOSED = "closed"
+
+
+class MessageCompressor(Protocol):
+    """What the codec needs from a negotiated per-message compression (RFC 7692)."""
+
+    def decompress(self, data: bytes, fin: bool, max_length: int | None) -> bytes:
+        """Inflate the next piece of a compressed message, at most ``max_length`` bytes."""
+
+    def compress(self, data: bytes) -> bytes:
+        """Deflate a whole message payload."""
+
+    def should_compress(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes is worth compressing."""
+
+
+class Codec:
+    """RFC 6455 framing for one connection, in the OPEN state from the start.
+
+    Args:
+        role: client or server; decides which side masks (RFC 6455 §5.1).
+        limits: ``max_message_size`` and ``max_frame_size`` are enforced here, from frame headers
+            and, for compressed messages, during inflation.
+        compression: the negotiated permessage-deflate, or ``None``; RSV1 is a protocol error
+            without it (RFC 6455 §5.2).
+        auto_pong: answer pings with pongs (RFC 6455 §5.5.2). Pings are reported as events
+            either way.
+        fragments: report each data frame as a :class:`MessageFragment` instead of joining
+            frames into one :class:`Message`.
+        trailing_data: bytes received after the opening handshake, parsed at once.
+        mask_source: where client masking keys come from (RFC 6455 §10.3: "strong source of
+            entropy"); takes a byte count and returns that many random bytes.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        compression: MessageCompressor | None = None,
+        auto_pong: bool = True,
+        fragments: bool = False,
+        trailing_data: bytes = b"",
+        mask_source: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.role = role
+        self.compression = compression
+        self.auto_pong = auto_pong
+        self.fragments = fragments
+        self._is_server = role is Role.SERVER
+        self._max_frame = limits.effective_max_frame_size
+        self._max_message = limits.max_message_size
+        self._mask_source = mask_source
+        self._state = State.OPEN
+        #: The close frame we sent, as (code, reason); code is None for an empty close payload.
+        self.close_sent: tuple[int | None, str] | None = None
+        #: The peer's close frame, as (code, reason); code 1005 when it carried none.
+        self.close_received: tuple[int, str] | None = None
+        #: The peer's violation that failed the connection, if any.
+        self.failure: RemoteProtocolError | None = None
+        #: The transport reported end of file.
+        self.eof_received = False
+        self._buffer = bytearray()
+        self._events: list[Event] = []
+        self._outgoing: list[bytes] = []
+        # The data frame whose payload is being received (RFC 6455 §5.2).
+        self._frame_remaining = 0
+        self._frame_mask: bytes | None = None
+        self._frame_offset = 0
+        self._frame_fin = False
+        # The data message in progress, if any (RFC 6455 §5.4).
+        self._message_opcode: int | None = None
+        self._message_compressed = False
+        self._message_size = 0
+        self._message_parts: list[str | bytes] = []
+        self._message_decoder: Utf8Decoder | None = None
+        # The outgoing fragmented message in progress, if any.
+        self._sending_opcode: int | None = None
+        if trailing_data:
+            self.receive_data(trailing_data)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> State:
+        """The current :class:`State`."""
+        return self._state
+
+    @property
+    def should_close_transport(self) -> bool:
+        """Whether the caller should now close the TCP connection (after writing the output).
+
+        True once CLOSED for a server ("the server MUST close the underlying TCP connection
+        immediately", RFC 6455 §7.1.1) and after a failure or EOF for either role. A client
+        that completed the close handshake waits for the server's TCP close instead.
+        """
+        if self._state is not State.CLOSED:
+            return False
+        return self._is_server or self.failure is not None or self.eof_received
+
+    # ---------------------------------------------------------------- receive
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the transport; then call :meth:`events`, then
+        :meth:`data_to_send` (a received ping or close queues a reply).
+
+        A protocol violation does not raise: it fails the connection (see :attr:`failure`).
+        """
+        if self._state is State.CLOSED:
+            return
+        self._buffer += data
+        try:
+            self._parse()
+        except RemoteProtocolError as exc:
+            self.failure = exc
+            self.fail(exc.close_code, exc.reason)
+
+    def receive_eof(self) -> None:
+        """Report that the transport reached end of file; the connection is now CLOSED.
+
+        Before the close handshake finished, this is an abnormal closure (1006, RFC 6455
+        §7.1.5).
+        """
+        self.eof_received = True
+        self._state = State.CLOSED
+        self._buffer.clear()
+
+    def events(self) -> list[Event]:
+        """Return and forget the events parsed since the last call, in order."""
+        events = self._events
+        self._events = []
+        return events
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        end = len(buffer)
+        position = 0
+        try:
+            while position < end and self._state is not State.CLOSED:
+                if self._frame_remaining:
+                    take = min(self._frame_remaining, end - position)
+                    self._receive_payload(bytes(buffer[position : position + take]))
+                    position += take
+                    continue
+                header = parse_header(buffer, position)
+                if header is None:
+                    break
+                first, opcode, length, mask, size = header
+                self._check_header(first, opcode, length, mask is None)
+                start = position + size
+                if opcode & 0x8:
+                    if end - start < length:
+                        break
+                    payload = bytes(buffer[start : start + length])
+                    if mask is not None:
+                        payload = apply_mask(payload, mask)
+                    position = start + length
+                    self._receive_control(opcode, payload)
+                    continue
+                position = start
+                fin = bool(first & _FIN)
+                if (
+                    fin
+                    and opcode
+                    and end - start >= length
+                    and not first & _RSV1
+                    and self._state is State.OPEN
+                ):
+                    # Fast path: a whole, unfragmented, uncompressed message is here.
+                    payload = bytes(buffer[start : start + length])
+                    if mask is not None:
+                        payload = apply_mask(payload, mask)
+                    position = start + length
+                    self._events.append(
+                        Message(decode_text(payload) if opcode == _TEXT else payload)
+                    )
+                    continue
+                self._begin_data_frame(opcode, fin, bool(first & _RSV1), length, mask)
+        finally:
+            del buffer[:position]
+
+    def _check_header(self, first: int, opcode: int, length: int, unmasked: bool) -> None:
+        """Validate a frame header before any of its payload is read (RFC 6455 §5.2-§5.5)."""
+        if first & _RSV_BITS and (
+            first & _RSV_BITS != _RSV1
+            or self.compression is None
+            or opcode not in (_TEXT, _BINARY)
+        ):
+            raise RemoteProtocolError("reserved bits set without a negotiated extension")
+        if opcode not in _KNOWN_OPCODES:
+            raise RemoteProtocolError(f"unknown opcode {opcode:#x}")
+        if unmasked is self._is_server:
+            if self._is_server:
+                raise RemoteProtocolError("client frame is not masked")
+            raise RemoteProtocolError("server frame is masked")
+        if opcode & 0x8:
+            if length > MAX_CONTROL_PAYLOAD:
+                raise RemoteProtocolError("control frame payload longer than 125 bytes")
+            if not first & _FIN:
+                raise RemoteProtocolError("fragmented control frame")
+            return
+        if opcode == _CONTINUATION:
+            if self._message_opcode is None:
+                raise RemoteProtocolError("continuation frame without a message in progress")
+            compressed = self._message_compressed
+        else:
+            if self._message_opcode is not None:
+                raise RemoteProtocolError("new data frame while a fragmented message is open")
+            compressed = bool(first & _RSV1)
+        if self._max_frame is not None and length > self._max_frame:
+            raise PayloadTooBig(f"frame of {length} bytes exceeds the limit of {self._max_frame}")
+        if (
+            not compressed
+            and self._max_message is not None
+            and self._message_size + length > self._max_message
+        ):
+            raise PayloadTooBig(f"message exceeds the limit of {self._max_message} bytes")
+
+    def _begin_data_frame(
+        self, opcode: int, fin: bool, compressed: bool, length: int, mask: bytes | None
+    ) -> None:
+        if opcode != _CONTINUATION:
+            self._message_opcode = opcode
+            self._message_compressed = compressed
+            self._message_size = 0
+            if opcode == _TEXT:
+                self._message_decoder = Utf8Decoder()
+        self._frame_fin = fin
+        self._frame_mask = mask
+        self._frame_offset = 0
+        self._frame_remaining = length
+        if not length:
+            self._receive_payload(b"")
+
+    def _receive_payload(self, chunk: bytes) -> None:
+        """Take the next (masked) piece of the current data frame's payload."""
+        mask = self._frame_mask
+        if mask is not None and chunk:
+            chunk = apply_mask(chunk, rotate_mask(mask, self._frame_offset))
+            self._frame_offset += len(chunk)
+        self._frame_remaining -= len(chunk)
+        frame_done = not self._frame_remaining
+        message_done = frame_done and self._frame_fin
+        if self._state is State.OPEN:
+            data = chunk
+            if self._message_compressed:
+                assert self.compression is not None
+                allowance = None
+                if self._max_message is not None:
+                    allowance = self._max_message - self._message_size
+                data = self.compression.decompress(chunk, message_done, allowance)
+            self._message_size += len(data)
+            decoder = self._message_decoder
+            if decoder is not None:
+                self._message_parts.append(decoder.decode(data, message_done))
+            elif data:
+                self._message_parts.append(data)
+        if frame_done:
+            if self._state is State.OPEN and (self.fragments or message_done):
+                self._deliver(message_done)
+            if message_done:
+                self._message_opcode = None
+                self._message_decoder = None
+                self._message_parts = []
+
+    def _deliver(self, final: bool) -> None:
+        parts = self._message_parts
+        self._message_parts = []
+        data: str | bytes
+        if self._message_opcode == _TEXT:
+            data = "".join(parts)  # type: ignore[arg-type]
+        else:
+            data = b"".join(parts)  # type: ignore[arg-type]
+        if self.fragments:
+            self._events.append(MessageFragment(data, final))
+        else:
+            self._events.append(Message(data))
+
+    def _receive_control(self, opcode: int, payload: bytes) -> None:
+        if opcode == _PING:
+            self._events.append(Ping(payload))
+            if self.auto_pong and self._state is State.OPEN:
+                self._queue_frame(_PONG, payload)
+        elif opcode == _PONG:
+            self._events.append(Pong(payload))
+        else:
+            code, reason = parse_close_payload(payload)
+            self.close_received = (code, reason)
+            if self._state is State.OPEN:
+                # "the endpoint typically echos the status code it received" (§5.5.1).
+                reply = CloseCode.NORMAL_CLOSURE if code == CloseCode.NO_STATUS_RCVD else code
+                self._queue_close(reply, "")
+            self._state = State.CLOSED
+            self._events.append(CloseReceived(code, reason))
+
+    # ------------------------------------------------------------------- send
+
+    def send_message(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Queue a whole message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
+
+        Compressed when permessage-deflate was negotiated and the compressor finds the message
+        worth it. Then call :meth:`data_to_send`.
+
+        Raises:
+            LocalProtocolError: the connection is not OPEN, or a fragmented send is unfinished.
+        """
+        self._check_can_send()
+        if self._sending_opcode is not None:
+            raise LocalProtocolError("a fragmented message is being sent")
+        if isinstance(data, str):
+            opcode = _TEXT
+            payload = data.encode("utf-8")
+        else:
+            opcode = _BINARY
+            payload = bytes(data)
+        compression = self.compression
+        if compression is not None and compression.should_compress(len(payload)):
+            self._queue_frame(opcode, compression.compress(payload), rsv1=True)
+        else:
+            self._queue_frame(opcode, payload)
+
+    def send_fragment(self, data: str | bytes | bytearray | memoryview, final: bool) -> None:
+        """Queue one frame of a fragmented message (RFC 6455 §5.4); sent uncompressed.
+
+        The first fragment's type (``str`` or bytes-like) decides the message type; later
+        fragments must have the same type. Control frames may be sent in between.
+
+        Raises:
+            LocalProtocolError: the connection is not OPEN, or the type changed mid-message.
+        """
+        self._check_can_send()
+        is_text = isinstance(data, str)
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if self._sending_opcode is None:
+            self._sending_opcode = _TEXT if is_text else _BINARY
+            opcode = self._sending_opcode
+        else:
+            if (self._sending_opcode == _TEXT) is not is_text:
+                raise LocalProtocolError("fragments of one message must all be str or bytes")
+            opcode = _CONTINUATION
+        self._queue_frame(opcode, payload, fin=final)
+        if final:
+            self._sending_opcode = None
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Queue a ping (RFC 6455 §5.5.2) with at most 125 bytes of payload."""
+        self._check_can_send()
+        self._check_control_payload(payload)
+        self._queue_frame(_PING, bytes(payload))
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        """Queue a pong (RFC 6455 §5.5.3): a ping's answer, or an unsolicited heartbeat."""
+        self._check_can_send()
+        self._check_control_payload(payload)
+        self._queue_frame(_PONG, bytes(payload))
+
+    def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2); the state becomes CLOSING.
+
+        Args:
+            code: a status code that may be sent (RFC 6455 §7.4), or ``None`` for a close frame
+                without payload.
+            reason: at most 123 bytes of UTF-8; must be empty when ``code`` is ``None``.
+
+        Raises:
+            LocalProtocolError: not OPEN, an unsendable code, or a reason that is too long.
+        """
+        if self._state is not State.OPEN:
+            raise LocalProtocolError(f"cannot send a close frame in state {self._state.name}")
+        if code is None:
+            if reason:
+                raise LocalProtocolError("a close reason needs a close code")
+        elif not is_sendable_close_code(code):
+            raise LocalProtocolError(f"close code {code} may not be sent")
+        if len(reason.encode("utf-8")) > MAX_CLOSE_REASON:
+            raise LocalProtocolError(f"close reason longer than {MAX_CLOSE_REASON} bytes")
+        self._queue_close(code, reason)
+        self._state = State.CLOSING
+
+    def fail(self, code: int = CloseCode.PROTOCOL_ERROR, reason: str = "") -> None:
+        """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7).
+
+        Queues a close frame with ``code`` unless one was already sent, and moves to CLOSED:
+        nothing more is parsed. Write :meth:`data_to_send`, then close the transport.
+        ``reason`` is cut to 123 bytes at a character boundary. Codes that may not be sent
+        (1005, 1006, 1015) produce an empty close frame.
+        """
+        if self._state is State.OPEN:
+            if is_sendable_close_code(code):
+                self._queue_close(code, _truncate_reason(reason))
+            else:
+                self._queue_close(None, "")
+        self._state = State.CLOSED
+        self._buffer.clear()
+
+    def data_to_send(self) -> bytes:
+        """Return and forget the bytes queued for the transport (possibly ``b""``)."""
+        outgoing = self._outgoing
+        if not outgoing:
+            return b""
+        self._outgoing = []
+        return outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
+
+    def _check_can_send(self) -> None:
+        if self._state is not State.OPEN:
+            raise LocalProtocolError(f"cannot send in state {self._state.name}")
+
+    @staticmethod
+    def _check_control_payload(payload: bytes) -> None:
+        if len(payload) > MAX_CONTROL_PAYLOAD:
+            raise LocalProtocolError("control frame payload longer than 125 bytes")
+
+    def _queue_close(self, code: int | None, reason: str) -> None:
+        self.close_sent = (code, reason)
+        self._queue_frame(_CLOSE, serialize_close_payload(code, reason))
+
+    def _queue_frame(
+        self, opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False
+    ) -> None:
+        mask = None if self._is_server else self._mask_source(4)
+        self._outgoing.append(serialize_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask))
+
+
+def _truncate_reason(reason: str) -> str:
+    encoded = reason.encode("utf-8")
+    if len(encoded) <= MAX_CLOSE_REASON:
+        return reason
+    return encoded[:MAX_CLOSE_REASON].decode("utf-8", "ignore")

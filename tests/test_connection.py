@@ -1,0 +1,227 @@
+"""Tests for trioproto._connection over in-memory streams (no sockets, no wall clock)."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+import trioproto
+from trioproto.testing import memory_websocket_pair
+
+
+async def test_messages_both_ways() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await client.outbound.send("text")
+        await client.outbound.send(b"bytes")
+        assert await server.inbound.receive() == "text"
+        assert await server.inbound.receive() == b"bytes"
+        await server.send(bytearray(b"from server"))
+        assert await client.receive() == b"from server"
+        stats = server.statistics()
+        assert (stats.messages_received, stats.bytes_received) == (2, 9)
+        assert (stats.messages_sent, stats.bytes_sent) == (1, 11)
+        assert stats.state == "open"
+        assert stats.queued_messages == 0
+
+
+async def test_fragmented_send() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await client.send_fragment("frag", final=False)
+        await client.send_fragment("ment", final=True)
+        assert await server.receive() == "fragment"
+        assert client.statistics().messages_sent == 1
+
+
+async def test_normal_close_ends_peer_iteration() -> None:
+    """A 1000 close from the peer ends ``async for`` quietly (trio.EndOfChannel)."""
+    async with memory_websocket_pair() as (client, server):
+        await client.send("last")
+        await client.close()
+        received = [message async for message in server.inbound]
+        assert received == ["last"]
+        assert client.closed is not None and client.closed.code == 1000
+        assert server.closed is not None and server.closed.clean
+
+
+async def test_error_close_raises_connection_closed() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await client.close(4001, "custom")
+        with pytest.raises(trioproto.ConnectionClosed) as info:
+            await server.receive()
+        assert (info.value.code, info.value.reason) == (4001, "custom")
+        assert isinstance(info.value, trio.BrokenResourceError)
+        with pytest.raises(trioproto.ConnectionClosed):
+            await server.send("too late")
+
+
+async def test_close_validates_before_sending() -> None:
+    async with memory_websocket_pair() as (client, _server):
+        with pytest.raises(trioproto.LocalProtocolError):
+            await client.close(1005)
+        with pytest.raises(trioproto.LocalProtocolError):
+            await client.close(1000, "x" * 124)
+        await client.close(1000, "x" * 123)
+
+
+async def test_abort_is_abnormal_for_the_peer() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await client.abort()
+        with pytest.raises(trioproto.ConnectionClosed) as info:
+            await server.receive()
+        assert info.value.code == 1006
+        assert not info.value.clean
+
+
+async def test_ping_waits_for_pong() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await client.ping(b"abc")
+        await server.ping()
+        # Concurrent pings with the same payload share one pong.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.ping, b"same")
+            nursery.start_soon(client.ping, b"same")
+
+
+async def test_ping_fails_when_connection_closes() -> None:
+    async with memory_websocket_pair() as (client, server):
+        server._codec.auto_pong = False
+        async with trio.open_nursery() as nursery:
+
+            async def ping() -> None:
+                with pytest.raises(trioproto.ConnectionClosed):
+                    await client.ping(b"never answered")
+
+            nursery.start_soon(ping)
+            await trio.testing.wait_all_tasks_blocked()
+            await server.abort()
+
+
+async def test_closing_either_channel_closes_the_connection() -> None:
+    async with memory_websocket_pair() as (client, server):
+        await server.outbound.aclose()
+        with pytest.raises(trio.ClosedResourceError):
+            await server.outbound.send("x")
+        with pytest.raises(trio.EndOfChannel):
+            await client.receive()
+    async with memory_websocket_pair() as (client, server):
+        await server.inbound.aclose()
+        with pytest.raises(trio.ClosedResourceError):
+            await server.inbound.receive()
+        assert server.closed is not None
+
+
+async def test_slow_consumer_bounds_the_inbound_queue() -> None:
+    """When the handler stops reading, at most max_queued_messages wait in memory and the
+    reader stops reading the stream (backpressure, design.md "Limits")."""
+    limits = trioproto.Limits(max_queued_messages=4)
+    async with memory_websocket_pair(limits=limits) as (client, server):
+        for index in range(50):
+            await client.send(f"message {index}")
+        await trio.testing.wait_all_tasks_blocked()
+        stats = server.statistics()
+        assert stats.queued_messages == 4
+        assert stats.messages_received <= 5
+        received = [await server.receive() for _ in range(50)]
+        assert received == [f"message {index}" for index in range(50)]
+
+
+async def test_cancelled_receive_loses_nothing(autojump_clock: trio.testing.MockClock) -> None:
+    async with memory_websocket_pair() as (client, server):
+        with trio.move_on_after(1):
+            await server.receive()
+        await client.send("after the cancel")
+        assert await server.receive() == "after the cancel"
+
+
+async def test_concurrent_receivers_each_get_distinct_messages() -> None:
+    async with memory_websocket_pair() as (client, server):
+        got: list[str | bytes] = []
+
+        async def take() -> None:
+            got.append(await server.receive())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(take)
+            nursery.start_soon(take)
+            await trio.testing.wait_all_tasks_blocked()
+            await client.send("one")
+            await client.send("two")
+        assert sorted(got) == ["one", "two"]  # type: ignore[type-var]
+
+
+async def test_stream_view_round_trip() -> None:
+    async with memory_websocket_pair() as (client, server):
+        client_stream = client.stream_view()
+        server_stream = server.stream_view()
+        await client_stream.send_all(b"hello ")
+        await client_stream.send_all(b"world")
+        assert await server_stream.receive_some(3) == b"hel"
+        assert await server_stream.receive_some() == b"lo "
+        assert await server_stream.receive_some(100) == b"world"
+        await client.send("text becomes utf-8")
+        assert await server_stream.receive_some() == b"text becomes utf-8"
+        await server_stream.wait_send_all_might_not_block()
+        await client_stream.send_eof()
+        assert await server_stream.receive_some() == b""
+
+
+async def test_stream_view_rejects_concurrent_use() -> None:
+    async with memory_websocket_pair() as (_client, server):
+        stream = server.stream_view()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stream.receive_some)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await stream.receive_some()
+            nursery.cancel_scope.cancel()
+
+
+async def test_delayed_activation_reads_nothing_until_activated() -> None:
+    """Frames stay unread until activate() (RESTinio's delayed activation)."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    from trioproto._sansio._codec import Codec, Role
+
+    async with trio.open_nursery() as nursery:
+        client = trioproto.WebSocket(client_stream, Codec(Role.CLIENT), nursery=nursery)
+        server = trioproto.WebSocket(server_stream, Codec(Role.SERVER), nursery=nursery)
+        client.activate()
+        for index in range(5):
+            await client.send(str(index))
+        await server.send("sending before activation is allowed")
+        assert await client.receive() == "sending before activation is allowed"
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.statistics().messages_received == 0
+        assert not server.activated
+        server.activate()
+        server.activate()  # idempotent
+        await server.wait_activated()
+        assert [await server.receive() for _ in range(5)] == ["0", "1", "2", "3", "4"]
+        await client.close()
+        nursery.cancel_scope.cancel()
+
+
+async def test_keepalive_fails_silent_peer_with_1011(autojump_clock: trio.testing.MockClock) -> None:
+    """No pong within ping_timeout: the connection is failed with 1011 (design.md Limits)."""
+    from trioproto._connection import keepalive
+
+    async with memory_websocket_pair() as (client, server):
+        client._codec.auto_pong = False
+        start = trio.current_time()
+        await keepalive(server, 20, 20)
+        assert trio.current_time() - start == pytest.approx(40)
+        with pytest.raises(trioproto.ConnectionClosed) as info:
+            await client.receive()
+        assert info.value.code == 1011
+        assert info.value.reason == "keepalive ping timeout"
+
+
+async def test_keepalive_keeps_answering_peer(autojump_clock: trio.testing.MockClock) -> None:
+    from trioproto._connection import keepalive
+
+    async with memory_websocket_pair() as (client, server):
+        with trio.move_on_after(200):
+            await keepalive(server, 20, 20)
+        assert server.closed is None
+        await client.send("still open")
+        assert await server.receive() == "still open"

@@ -1,0 +1,149 @@
+"""The handler's view of a connection: trio channels of messages, and a stream view.
+
+:class:`MessageReceiveChannel` and :class:`MessageSendChannel` are real
+:class:`trio.abc.ReceiveChannel` / :class:`trio.abc.SendChannel` objects, so code written for
+trio memory channels works unchanged; the two halves can be owned by different tasks. Closing
+either half closes the whole connection (normal closure, 1000), as CAF's pull/push pair does.
+
+End-of-stream semantics, following trio's channel contract:
+
+* the peer closed normally (1000, 1001, or no code): ``receive()`` raises
+  :class:`trio.EndOfChannel` once the queued messages are drained, so ``async for`` just ends;
+* the connection broke or was failed: :class:`trioproto.ConnectionClosed` (a
+  :class:`trio.BrokenResourceError`);
+* this side closed the channel: :class:`trio.ClosedResourceError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from ._connection import WebSocket
+
+__all__ = ["MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
+
+
+class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
+    """Received messages, unmasked and reassembled: ``str`` for text, ``bytes`` for binary."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self._closed = False
+
+    async def receive(self) -> str | bytes:
+        """Wait for the next message.
+
+        Cancelling it is safe: no message is lost, a later ``receive()`` gets it.
+
+        Raises:
+            trio.EndOfChannel: the peer closed the connection normally (RFC 6455 §7.4.1).
+            ConnectionClosed: the connection ended abnormally or with an error code.
+            trio.ClosedResourceError: this channel was closed on this side.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("the inbound channel was closed")
+        return await self._websocket._receive_message()
+
+    async def aclose(self) -> None:
+        """Close this channel and, with it, the connection (close code 1000)."""
+        self._closed = True
+        await self._websocket.close()
+
+
+class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
+    """Messages to send: ``str`` goes out as a text message, bytes-like as binary."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self._closed = False
+
+    async def send(self, value: str | bytes) -> None:
+        """Send one message; returns once its frame is handed to the transport.
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+            trio.ClosedResourceError: this channel was closed on this side.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise trio.ClosedResourceError("the outbound channel was closed")
+        await self._websocket.send(value)
+
+    async def aclose(self) -> None:
+        """Close this channel and, with it, the connection (close code 1000)."""
+        self._closed = True
+        await self._websocket.close()
+
+
+class WebSocketStream(trio.abc.HalfCloseableStream):
+    """A byte stream over binary messages, for protocols written against trio streams.
+
+    Each ``send_all`` sends one binary message; ``receive_some`` returns bytes of received
+    messages (text messages are passed on as their UTF-8 bytes) and ``b""`` once the peer
+    closed normally. ``send_eof`` starts the closing handshake.
+    """
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self._pending = memoryview(b"")
+        self._sending = False
+        self._receiving = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` as one binary message.
+
+        Raises:
+            trio.BusyResourceError: another task is in ``send_all`` on this stream.
+            ConnectionClosed: the connection is closed.
+        """
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        self._sending = True
+        try:
+            await self._websocket.send(bytes(data))
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Return at once: sends block only while the transport pushes back."""
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Return up to ``max_bytes`` received bytes, or ``b""`` after a normal close.
+
+        Raises:
+            trio.BusyResourceError: another task is in ``receive_some`` on this stream.
+            ConnectionClosed: the connection ended abnormally.
+        """
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this stream")
+        self._receiving = True
+        try:
+            while not self._pending:
+                try:
+                    message = await self._websocket.inbound.receive()
+                except trio.EndOfChannel:
+                    return b""
+                self._pending = memoryview(
+                    message.encode("utf-8") if isinstance(message, str) else message
+                )
+            if max_bytes is None or max_bytes >= len(self._pending):
+                chunk, self._pending = self._pending, memoryview(b"")
+            else:
+                chunk, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
+            await trio.lowlevel.checkpoint()
+            return bytes(chunk)
+        finally:
+            self._receiving = False
+
+    async def send_eof(self) -> None:
+        """Start the closing handshake (close code 1000) and wait for it to finish."""
+        await self._websocket.close()
+
+    async def aclose(self) -> None:
+        """Close the connection (close code 1000)."""
+        await self._websocket.close()

@@ -1,0 +1,450 @@
+"""One WebSocket connection: drives the sans-IO codec over a ``trio.abc.Stream``.
+
+Theory of operation
+-------------------
+Each connection has one *reader* task, started by :meth:`WebSocket.activate` (at once, unless
+the handler asked for delayed activation). It reads the stream, feeds the codec, and puts whole
+messages on a bounded queue that :attr:`WebSocket.inbound` drains. When the queue holds
+``Limits.max_queued_messages`` the reader waits on a fresh :class:`trio.Event` before reading
+again: nothing more is read from the socket, pings included, so TCP pushes back on the peer and
+memory stays bounded (style.md habit 7).
+
+Writes come from the handler (messages), the reader (pongs, the close reply) and the keepalive
+task (pings). They go through one FIFO write lock; a writer that holds it keeps writing until the
+codec has nothing left, so the reader never blocks behind a slow handler send to queue a pong:
+it leaves the pong in the codec when the lock is taken, and the holder writes it. A send returns
+once its frame is handed to the stream (the kernel's socket buffer), so a peer that stops
+reading blocks senders instead of growing a buffer.
+
+Closing (RFC 6455 §7): :meth:`WebSocket.close` sends a close frame and waits, bounded by
+``Timeouts.close``, for the peer's close frame, then closes the transport (the server closes TCP
+first, §7.1.1). :meth:`WebSocket.abort` drops the transport at once. Either is idempotent, and
+the end is reported to every waiter exactly once through :class:`ConnectionClosed` or, after a
+normal close by the peer, :class:`trio.EndOfChannel` on ``inbound``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+
+import trio
+
+from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
+from ._closed import CLEAN_CLOSE_CODES, ConnectionClosed
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._exceptions import LocalProtocolError
+from ._request import WebSocketRequest
+from ._sansio._codec import Codec, State
+from ._sansio._events import CloseReceived, Message, MessageFragment, Pong
+
+__all__ = ["ConnectionStatistics", "WebSocket", "keepalive"]
+
+logger = logging.getLogger("trioproto")
+
+#: Bytes asked of the stream per read: large enough for 1 MiB messages in few reads.
+RECEIVE_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    """Counters of one connection, as returned by :meth:`WebSocket.statistics`.
+
+    Attributes:
+        messages_received: whole data messages received.
+        messages_sent: whole data messages sent.
+        bytes_received: payload bytes of received messages (after decompression).
+        bytes_sent: payload bytes of sent messages (before compression).
+        opened_at: when the connection opened, as a ``time.time()`` timestamp.
+        queued_messages: received messages waiting for the handler.
+        state: ``"open"``, ``"closing"`` or ``"closed"``.
+    """
+
+    messages_received: int
+    messages_sent: int
+    bytes_received: int
+    bytes_sent: int
+    opened_at: float
+    queued_messages: int
+    state: str
+
+
+class WebSocket:
+    """A WebSocket connection as a handler sees it.
+
+    Created by the server (or :func:`trioproto.open_websocket`), never by users.
+
+    Attributes:
+        inbound: a :class:`trio.abc.ReceiveChannel` of received messages (``str`` | ``bytes``).
+        outbound: a :class:`trio.abc.SendChannel` of messages to send.
+        request: the opening handshake request.
+        subprotocol: the negotiated ``Sec-WebSocket-Protocol``, or ``None``.
+        id: a UUID naming the connection in logs.
+        remote: the peer's address.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        codec: Codec,
+        *,
+        nursery: trio.Nursery,
+        request: WebSocketRequest | None = None,
+        subprotocol: str | None = None,
+        remote: object = None,
+        limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
+        self._stream = stream
+        self._codec = codec
+        self._nursery = nursery
+        self.request = request
+        self.subprotocol = subprotocol
+        self.remote = remote
+        self.id = uuid.uuid4()
+        self._timeouts = timeouts
+        self._max_queue = limits.max_queued_messages
+        self._queue: deque[str | bytes] = deque()
+        self._receivers = trio.lowlevel.ParkingLot()
+        self._resume_reading: trio.Event | None = None
+        self._writing = False
+        self._writers = trio.lowlevel.ParkingLot()
+        self._pings: dict[bytes, _PendingPing] = {}
+        self._activated = False
+        self._activated_event = trio.Event()
+        self._closed_event = trio.Event()
+        self._transport_closed = False
+        self._messages_in = self._messages_out = 0
+        self._bytes_in = self._bytes_out = 0
+        self._opened_at = time.time()
+        self.inbound = MessageReceiveChannel(self)
+        self.outbound = MessageSendChannel(self)
+
+    # ------------------------------------------------------------ public API
+
+    def activate(self) -> None:
+        """Start reading frames (delayed activation, RESTinio's ``activation_t::delayed``).
+
+        Until this is called no byte after the handshake is read, so nothing is lost and TCP
+        applies backpressure. Calling it again does nothing.
+        """
+        if self._activated:
+            return
+        self._activated = True
+        self._activated_event.set()
+        if not self._closed_event.is_set():
+            self._nursery.start_soon(self._read_loop)
+
+    @property
+    def activated(self) -> bool:
+        """Whether :meth:`activate` has been called."""
+        return self._activated
+
+    async def wait_activated(self) -> None:
+        """Wait until :meth:`activate` is called."""
+        await self._activated_event.wait()
+
+    @property
+    def closed(self) -> ConnectionClosed | None:
+        """``None`` while open; afterwards, a :class:`ConnectionClosed` describing the end."""
+        if not self._closed_event.is_set():
+            return None
+        return ConnectionClosed(self._codec.close_sent, self._codec.close_received)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection has ended (close handshake done or transport lost)."""
+        await self._closed_event.wait()
+
+    async def send(self, message: str | bytes | bytearray | memoryview) -> None:
+        """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
+
+        Returns once the frame is handed to the transport. Cancelling it is safe only in the
+        sense that the connection stays consistent: a frame partly written when cancelled
+        breaks the stream, and the connection is then aborted.
+
+        Raises:
+            ConnectionClosed: the connection is closing or closed.
+        """
+        await self._write(self._codec.send_message, message)
+        self._messages_out += 1
+        self._bytes_out += len(message)
+
+    async def receive(self) -> str | bytes:
+        """Receive the next message; see :meth:`MessageReceiveChannel.receive`."""
+        return await self.inbound.receive()
+
+    async def send_fragment(self, data: str | bytes, *, final: bool) -> None:
+        """Send one fragment of a message too large to hold at once (RFC 6455 §5.4)."""
+        await self._write(self._codec.send_fragment, data, final)
+        if final:
+            self._messages_out += 1
+        self._bytes_out += len(data)
+
+    async def ping(self, payload: bytes | None = None) -> None:
+        """Send a ping and wait for the matching pong (RFC 6455 §5.5.2).
+
+        Args:
+            payload: up to 125 bytes; a random 4-byte payload when omitted.
+
+        Raises:
+            ConnectionClosed: the connection closed before the pong arrived.
+        """
+        if payload is None:
+            payload = os.urandom(4)
+        pending = self._pings.get(payload)
+        if pending is None:
+            pending = self._pings[payload] = _PendingPing()
+            await self._write(self._codec.send_ping, payload)
+        await pending.event.wait()
+        if not pending.acknowledged:
+            raise ConnectionClosed(self._codec.close_sent, self._codec.close_received)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Orderly shutdown: the closing handshake of RFC 6455 §7.1.2.
+
+        Sends a close frame, waits up to ``Timeouts.close`` for the peer's close frame, then
+        closes the transport. Idempotent: later calls wait for the first one's outcome.
+
+        Args:
+            code: the status code (RFC 6455 §7.4); 1000 means a normal end.
+            reason: at most 123 bytes of UTF-8.
+
+        Raises:
+            LocalProtocolError: the code may not be sent or the reason is too long.
+        """
+        if self._codec.state is State.OPEN:
+            self._codec.send_close(code, reason)  # validates before anything is written
+            self._stop_receiving()
+            try:
+                with trio.move_on_after(_or_inf(self._timeouts.close)):
+                    await self._write(None)
+            except ConnectionClosed:
+                pass
+            if not self._activated:
+                self.activate()
+        with trio.move_on_after(_or_inf(self._timeouts.close)):
+            await self._closed_event.wait()
+        await self._close_transport()
+
+    async def aclose(self) -> None:
+        """Close with 1000 (normal closure); the same as ``close()``."""
+        await self.close()
+
+    async def abort(self) -> None:
+        """Drop the transport now, without a closing handshake (close code 1006)."""
+        await self._close_transport()
+
+    async def fail(self, code: int, reason: str = "") -> None:
+        """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame with ``code``
+        (if none was sent yet) without waiting for the answer, then drop the transport."""
+        self._codec.fail(code, reason)
+        try:
+            with trio.move_on_after(_or_inf(self._timeouts.close)):
+                await self._write(None)
+        except ConnectionClosed:
+            pass
+        await self._close_transport()
+
+    def statistics(self) -> ConnectionStatistics:
+        """Counters and state of this connection."""
+        return ConnectionStatistics(
+            messages_received=self._messages_in,
+            messages_sent=self._messages_out,
+            bytes_received=self._bytes_in,
+            bytes_sent=self._bytes_out,
+            opened_at=self._opened_at,
+            queued_messages=len(self._queue),
+            state=self._codec.state.value,
+        )
+
+    def stream_view(self) -> WebSocketStream:
+        """A :class:`trio.abc.HalfCloseableStream` over binary messages of this connection."""
+        return WebSocketStream(self)
+
+    # ------------------------------------------------------- inbound queue
+
+    async def _receive_message(self) -> str | bytes:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closed_event.is_set():  # the reader has delivered everything
+                    await trio.lowlevel.checkpoint()
+                    raise self._end_of_inbound()
+                await self._receivers.park()
+                continue
+            await trio.lowlevel.checkpoint()
+            if queue:  # another receiver may have taken it during the checkpoint
+                break
+        message = queue.popleft()
+        resume = self._resume_reading
+        if resume is not None and len(queue) < self._max_queue:
+            self._resume_reading = None
+            resume.set()
+        return message
+
+    def _end_of_inbound(self) -> BaseException:
+        received = self._codec.close_received
+        if received is not None and received[0] in CLEAN_CLOSE_CODES:
+            return trio.EndOfChannel()
+        return ConnectionClosed(self._codec.close_sent, received)
+
+    def _stop_receiving(self) -> None:
+        """No more messages will be queued: wake every waiter so it can see the end."""
+        self._receivers.unpark_all()
+        resume = self._resume_reading
+        if resume is not None:
+            self._resume_reading = None
+            resume.set()
+
+    # -------------------------------------------------------------- reader
+
+    async def _read_loop(self) -> None:
+        codec = self._codec
+        stream = self._stream
+        try:
+            while True:
+                try:
+                    data = await stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+                if data:
+                    codec.receive_data(data)
+                else:
+                    codec.receive_eof()
+                for event in codec.events():
+                    if type(event) is Message:
+                        await self._enqueue(event.data)
+                    elif type(event) is MessageFragment:  # pragma: no cover - not enabled here
+                        await self._enqueue(event.data)
+                    elif type(event) is Pong:
+                        self._acknowledge_pong(event.payload)
+                    elif type(event) is CloseReceived:
+                        self._stop_receiving()
+                if codec.state is State.CLOSED:
+                    break
+                if codec.has_data_to_send and not self._writing:
+                    await self._write(None)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._mark_closed()
+        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
+        if codec.has_data_to_send:
+            try:
+                with trio.move_on_after(_or_inf(self._timeouts.close)):
+                    await self._write(None)
+            except ConnectionClosed:
+                pass
+        if codec.should_close_transport:
+            await self._close_transport()
+
+    async def _enqueue(self, message: str | bytes) -> None:
+        self._messages_in += 1
+        self._bytes_in += len(message)
+        queue = self._queue
+        queue.append(message)
+        self._receivers.unpark()
+        # Once we sent a close frame nobody has to read: never stall the closing handshake.
+        if len(queue) >= self._max_queue and self._codec.close_sent is None:
+            resume = self._resume_reading = trio.Event()
+            await resume.wait()
+
+    def _acknowledge_pong(self, payload: bytes) -> None:
+        """A pong acknowledges its ping and every earlier one (RFC 6455 §5.5.3 allows
+        answering only the most recent ping); an unsolicited pong is ignored."""
+        if payload not in self._pings:
+            return
+        while self._pings:
+            key = next(iter(self._pings))
+            pending = self._pings.pop(key)
+            pending.acknowledged = True
+            pending.event.set()
+            if key == payload:
+                break
+
+    def _mark_closed(self) -> None:
+        if self._closed_event.is_set():
+            return
+        self._closed_event.set()
+        self._stop_receiving()
+        for pending in self._pings.values():
+            pending.event.set()
+        self._pings.clear()
+
+    # -------------------------------------------------------------- writes
+
+    async def _write(self, queue_frame: object, *args: object) -> None:
+        """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
+        codec has queued, holding the FIFO write lock."""
+        if self._writing:
+            await self._writers.park()  # ownership is handed over by unpark()
+        else:
+            self._writing = True
+        try:
+            if queue_frame is not None:
+                try:
+                    queue_frame(*args)  # type: ignore[operator]
+                except LocalProtocolError:
+                    if self._codec.state is not State.OPEN:
+                        raise ConnectionClosed(
+                            self._codec.close_sent, self._codec.close_received
+                        ) from None
+                    raise
+            codec = self._codec
+            while data := codec.data_to_send():
+                try:
+                    await self._stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    codec.receive_eof()
+                    self._mark_closed()
+                    raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+                except trio.Cancelled:
+                    # A frame may be half written: the stream is unusable from here on.
+                    codec.receive_eof()
+                    self._mark_closed()
+                    raise
+        finally:
+            if self._writers:
+                self._writers.unpark()
+            else:
+                self._writing = False
+
+    async def _close_transport(self) -> None:
+        if self._transport_closed:
+            return
+        self._transport_closed = True
+        if self._codec.state is not State.CLOSED:
+            self._codec.receive_eof()
+        self._mark_closed()
+        await trio.aclose_forcefully(self._stream)
+
+
+async def keepalive(websocket: WebSocket, interval: float, timeout: float | None) -> None:
+    """Ping every ``interval`` seconds; fail with 1011 when a pong is late (RFC 6455 §5.5.2)."""
+    while True:
+        await trio.sleep(interval)
+        with trio.move_on_after(_or_inf(timeout)) as scope:
+            try:
+                await websocket.ping()
+            except ConnectionClosed:
+                return
+        if scope.cancelled_caught:
+            logger.debug("connection %s: keepalive pong not received in time", websocket.id)
+            await websocket.fail(1011, "keepalive ping timeout")
+            return
+
+
+class _PendingPing:
+    __slots__ = ("acknowledged", "event")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.acknowledged = False
+
+
+def _or_inf(timeout: float | None) -> float:
+    return float("inf") if timeout is None else timeout

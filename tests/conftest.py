@@ -1,1 +1,39 @@
-"""Shared fixtures: trio mode is on for every test (pyproject.toml)."""
+"""Shared fixtures. trio mode is on for every test (pyproject.toml), so ``async def`` tests run
+under trio and can take pytest-trio's ``nursery`` and ``autojump_clock`` fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+
+if TYPE_CHECKING:
+    import trioproto
+
+StartServer = Callable[..., Awaitable["trioproto.WebSocketServer"]]
+
+
+@pytest.fixture
+async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
+    """Start a server on 127.0.0.1:0 in the test's nursery; closed at teardown."""
+    import trioproto
+
+    servers: list[trioproto.WebSocketServer] = []
+
+    async def start(app: Any, **kwargs: Any) -> trioproto.WebSocketServer:
+        kwargs.setdefault("host", "127.0.0.1")
+        server: trioproto.WebSocketServer = await nursery.start(
+            lambda task_status: trioproto.serve(app, 0, task_status=task_status, **kwargs)
+        )
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.aclose()
+
+
+def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
+    return f"ws://127.0.0.1:{server.port}{path}"

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ._sansio._handshake import HandshakeRequest
     from ._sansio._http import Headers
 
-__all__ = ["WebSocketRequest"]
+__all__ = ["Accept", "Reject", "WebSocketRequest"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -56,3 +56,23 @@ class WebSocketRequest:
             path_params=MappingProxyType(dict(path_params)),
             remote=remote,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """A handshake hook's decision to accept, optionally adding response headers."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A handshake hook's decision to refuse with an HTTP status and a short text body."""
+
+    status: int = 403
+    body: str = "Forbidden"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"a rejection needs a 4xx or 5xx status, not {self.status}")

@@ -252,6 +252,7 @@ class Codec:
                     and end - start >= length
                     and not first & _RSV1
                     and self._state is State.OPEN
+                    and not self.fragments
                 ):
                     # Fast path: a whole, unfragmented, uncompressed message is here.
                     payload = bytes(buffer[start : start + length])
@@ -347,6 +348,7 @@ class Codec:
                 self._deliver(message_done)
             if message_done:
                 self._message_opcode = None
+                self._message_size = 0
                 self._message_decoder = None
                 self._message_parts = []
 
@@ -479,6 +481,11 @@ class Codec:
                 self._queue_close(None, "")
         self._state = State.CLOSED
         self._buffer.clear()
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether :meth:`data_to_send` would return something."""
+        return bool(self._outgoing)
 
     def data_to_send(self) -> bytes:
         """Return and forget the bytes queued for the transport (possibly ``b""``)."""

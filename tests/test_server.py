@@ -1,0 +1,255 @@
+"""Tests for trioproto._server over real loopback sockets, with the `websockets` library's
+trio client as an independent peer."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import trio
+from websockets.exceptions import ConnectionClosed as PeerConnectionClosed
+from websockets.exceptions import InvalidStatus
+from websockets.trio.client import connect
+
+import trioproto
+from conftest import StartServer, ws_url
+
+
+def echo_registry() -> trioproto.Registry:
+    registry = trioproto.Registry()
+
+    @registry.handler("echo")
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.outbound.send(message)
+
+    return registry
+
+
+async def test_echo_text_and_binary(start_server: StartServer) -> None:
+    server = await start_server(echo_registry())
+    async with connect(ws_url(server), compression=None) as client:
+        await client.send("héllo wörld")
+        assert await client.recv() == "héllo wörld"
+        await client.send(b"\x00\xffbinary")
+        assert await client.recv() == b"\x00\xffbinary"
+        await client.send("")
+        assert await client.recv() == ""
+        big = bytes(range(256)) * 1000
+        await client.send(big)
+        assert await client.recv() == big
+        fragments = ["frag", "ment", "ed"]
+        await client.send(iter(fragments))
+        assert await client.recv() == "fragmented"
+
+
+async def test_client_close_ends_handler_cleanly(start_server: StartServer) -> None:
+    """A normal close (1000) ends ``async for`` quietly (trio.EndOfChannel); another code
+    surfaces as ConnectionClosed carrying it. Either way the server echoes the code
+    (RFC 6455 §5.5.1)."""
+    outcomes: list[object] = []
+    done = trio.Event()
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        try:
+            async for _ in ws.inbound:
+                pass
+            outcomes.append("ended")
+        except trioproto.ConnectionClosed as exc:
+            outcomes.append(exc.code)
+        done.set()
+
+    server = await start_server(registry)
+    async with connect(ws_url(server)) as client:
+        await client.aclose(1000)
+    await done.wait()
+    assert client.close_code == 1000
+    done = trio.Event()
+    async with connect(ws_url(server)) as client:
+        await client.aclose(4000, "bye")
+    await done.wait()
+    assert client.close_code == 4000
+    assert outcomes == ["ended", 4000]
+
+
+async def test_subprotocol_negotiation_prefers_server_order(start_server: StartServer) -> None:
+    seen: list[str | None] = []
+    registry = trioproto.Registry()
+
+    async def record(ws: trioproto.WebSocket) -> None:
+        seen.append(ws.subprotocol)
+        await ws.outbound.send(ws.subprotocol or "")
+
+    registry.register("v2", record)
+    registry.register("v1", record)
+    server = await start_server(registry)
+    async with connect(ws_url(server), subprotocols=["v1", "v2"]) as client:
+        assert client.subprotocol == "v2"
+        assert await client.recv() == "v2"
+    async with connect(ws_url(server), subprotocols=["v1", "zz"]) as client:
+        assert client.subprotocol == "v1"
+
+
+@pytest.mark.parametrize(
+    ("offered", "fragment"),
+    [(["mqtt"], "none of the offered subprotocols (mqtt)"), (None, "a subprotocol is required")],
+)
+async def test_subprotocol_rejection_is_400(
+    start_server: StartServer, offered: list[str] | None, fragment: str
+) -> None:
+    registry = trioproto.Registry()
+    registry.register("chat", echo_registry().select([]).entry.handler)
+    server = await start_server(registry)
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(ws_url(server), subprotocols=offered):  # type: ignore[arg-type]
+            pass  # pragma: no cover
+    assert info.value.response.status_code == 400
+    body = info.value.response.body.decode()
+    assert fragment in body
+    assert "served: chat" in body
+    assert server.statistics().rejected_handshakes == 1
+
+
+async def test_handler_exception_closes_1011_and_others_keep_working(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = echo_registry()
+    finally_runs: list[str] = []
+    crashed_ids: list[str] = []
+
+    @registry.handler("crash")
+    async def crash(ws: trioproto.WebSocket) -> None:
+        crashed_ids.append(str(ws.id))
+        try:
+            await ws.inbound.receive()
+            raise RuntimeError("boom")
+        finally:
+            finally_runs.append("crash")
+
+    server = await start_server(registry)
+    caplog.set_level(logging.ERROR, logger="trioproto")
+    async with connect(ws_url(server), subprotocols=["echo"]) as survivor:
+        async with connect(ws_url(server, "/room?x=1"), subprotocols=["crash"]) as victim:
+            await victim.send("trigger")
+            with pytest.raises(PeerConnectionClosed):
+                await victim.recv()
+            assert victim.close_code == 1011
+        await survivor.send("still here")
+        assert await survivor.recv() == "still here"
+    assert finally_runs == ["crash"]
+    records = [r for r in caplog.records if r.name == "trioproto"]
+    assert len(records) == 1
+    record = records[0]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+    message = record.getMessage()
+    assert crashed_ids[0] in message
+    assert "/room" in message
+    assert "crash" in message
+    assert server.statistics().handler_errors == 1
+
+
+async def test_graceful_shutdown_sends_1001_and_waits_for_handlers(nursery: trio.Nursery) -> None:
+    finished = trio.Event()
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.outbound.send(message)
+        finished.set()
+
+    server: trioproto.WebSocketServer = await nursery.start(
+        lambda task_status: trioproto.serve(registry, 0, host="127.0.0.1", task_status=task_status)
+    )
+    async with connect(ws_url(server)) as client:
+        await client.send("x")
+        assert await client.recv() == "x"
+        await server.aclose()
+        assert finished.is_set()
+        with pytest.raises(PeerConnectionClosed):
+            await client.recv()
+        assert client.close_code == 1001
+    await server.aclose()  # idempotent
+    with pytest.raises(OSError):
+        await trio.open_tcp_stream("127.0.0.1", server.port)
+
+
+async def test_cancellation_reaches_handler_and_finally_runs_once() -> None:
+    entered = trio.Event()
+    outcomes: list[str] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        try:
+            entered.set()
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            outcomes.append("cancelled")
+            raise
+        finally:
+            outcomes.append("finally")
+
+    async with trio.open_nursery() as inner:
+        server = await inner.start(
+            lambda task_status: trioproto.serve(registry, 0, host="127.0.0.1", task_status=task_status)
+        )
+        async with connect(ws_url(server)) as client:
+            await entered.wait()
+            inner.cancel_scope.cancel()
+            with pytest.raises(PeerConnectionClosed):
+                await client.recv()
+    assert outcomes == ["cancelled", "finally"]
+
+
+async def test_max_connections_holds_extra_clients_in_backlog(start_server: StartServer) -> None:
+    release = trio.Event()
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        await ws.outbound.send("welcome")
+        await release.wait()
+
+    server = await start_server(registry, limits=trioproto.Limits(max_connections=2))
+    async with connect(ws_url(server)) as first, connect(ws_url(server)) as second:
+        assert await first.recv() == "welcome"
+        assert await second.recv() == "welcome"
+        third_connected = trio.Event()
+
+        async def third() -> None:
+            async with connect(ws_url(server), open_timeout=None) as client:
+                assert await client.recv() == "welcome"
+                third_connected.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(third)
+            for _ in range(50):
+                await trio.sleep(0.002)
+            assert not third_connected.is_set()
+            assert server.statistics().total_connections == 2
+            release.set()
+            await third_connected.wait()
+    assert server.statistics().total_connections == 3
+
+
+async def test_handlers_of_different_subprotocols_are_isolated(start_server: StartServer) -> None:
+    """A failing handler for one subprotocol does not disturb another's connections."""
+    registry = echo_registry()
+
+    @registry.handler("fragile")
+    async def fragile(ws: trioproto.WebSocket) -> None:
+        raise ValueError("fragile by design")
+
+    server = await start_server(registry)
+    async with connect(ws_url(server), subprotocols=["echo"]) as steady:
+        for round_ in range(3):
+            async with connect(ws_url(server), subprotocols=["fragile"]) as client:
+                with pytest.raises(PeerConnectionClosed):
+                    await client.recv()
+                assert client.close_code == 1011
+            await steady.send(f"round {round_}")
+            assert await steady.recv() == f"round {round_}"

@@ -1,0 +1,115 @@
+"""``python -m trioproto``: argparse wiring only.
+
+::
+
+    python -m trioproto serve MODULE:ATTR [--host H] [--port P] [--unix PATH]
+            [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
+            [--log-level LEVEL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ._config import DEFAULT_LIMITS, Limits
+from ._registry import Registry
+from ._run import run
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        return _serve(parser, args)
+    parser.print_help()  # pragma: no cover - argparse requires a command
+    return 2  # pragma: no cover
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trioproto", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve a registry of WebSocket handlers")
+    serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. examples.echo:registry")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0: any)")
+    serve.add_argument("--unix", metavar="PATH", help="listen on a Unix socket instead of TCP")
+    serve.add_argument("--certfile", help="PEM certificate chain: serve wss://")
+    serve.add_argument("--keyfile", help="PEM private key for --certfile")
+    serve.add_argument(
+        "--max-message-size",
+        type=_size,
+        default=DEFAULT_LIMITS.max_message_size,
+        metavar="BYTES",
+        help="largest message accepted (default 1048576; 0: unlimited)",
+    )
+    serve.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="permessage-deflate (RFC 7692), on by default",
+    )
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    return parser
+
+
+def _size(text: str) -> int | None:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value or None
+
+
+def load_target(target: str) -> Registry:
+    """Import ``MODULE:ATTR`` (from the current directory too) and return the registry.
+
+    Raises:
+        ValueError: the target is malformed or does not name a registry.
+    """
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"expected MODULE:ATTR, got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    try:
+        value = getattr(module, attribute)
+    except AttributeError:
+        raise ValueError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if not isinstance(value, Registry):
+        raise ValueError(f"{target} is a {type(value).__name__}, not a trioproto.Registry")
+    return value
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        registry = load_target(args.target)
+    except (ImportError, ValueError) as exc:
+        parser.error(str(exc))
+    if (args.certfile is None) != (args.keyfile is None):
+        parser.error("--certfile and --keyfile go together")
+    ssl_context = None
+    if args.certfile is not None:
+        from ._tls import server_ssl_context
+
+        ssl_context = server_ssl_context(args.certfile, args.keyfile)
+    limits = Limits(max_message_size=args.max_message_size)
+    run(
+        registry,
+        args.port,
+        host=args.host,
+        unix_path=args.unix,
+        ssl_context=ssl_context,
+        limits=limits,
+    )
+    return 0

@@ -1,0 +1,244 @@
+"""The WebSocket client: ``open_websocket(url)`` for ``ws://`` and ``wss://``.
+
+Theory of operation: connect (retrying on connection errors with ``retry_delay`` between
+attempts, at most ``max_retries`` times, each attempt bounded by ``connect_timeout``), do the
+TLS handshake for wss://, send the opening handshake request (RFC 6455 §4.1) with a random key,
+read and validate the response, then drive a client-role codec with the same
+:class:`~trioproto.WebSocket` the server hands to its handlers. The reader and keepalive tasks
+live in a nursery inside the context manager; an error raised by the ``async with`` block comes
+out as itself, never wrapped in an ExceptionGroup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._connection import WebSocket, keepalive
+from ._exceptions import HandshakeRejected, InvalidHandshake
+from ._sansio._codec import Codec, Role
+from ._sansio._handshake import client_request, generate_key, validate_response
+from ._sansio._http import Response, ResponseHeadParser
+from ._tls import client_ssl_context
+from ._url import WebSocketURL, parse_url
+
+__all__ = ["connect_websocket", "open_websocket"]
+
+logger = logging.getLogger("trioproto")
+
+#: At most this much of a rejection's body is kept on :class:`HandshakeRejected`.
+MAX_REJECTION_BODY = 64 * 1024
+
+
+@asynccontextmanager
+async def open_websocket(
+    url: str,
+    *,
+    subprotocols: Sequence[str] | None = None,
+    headers: Sequence[tuple[str, str]] | None = None,
+    origin: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float | None = 10.0,
+    retry_delay: float = 1.0,
+    max_retries: int = 0,
+    max_message_size: int | None = DEFAULT_LIMITS.max_message_size,
+    limits: Limits | None = None,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> AsyncIterator[WebSocket]:
+    """Connect to a WebSocket server; yields the open :class:`~trioproto.WebSocket`.
+
+    Leaving the block closes the connection (1000, or 1011 if the block raised).
+
+    Args:
+        url: ``ws://host[:port]/path?query`` or ``wss://...``.
+        subprotocols: offered in ``Sec-WebSocket-Protocol``, in preference order.
+        headers: extra request headers.
+        origin: the ``Origin`` header, for servers that check it.
+        ssl_context: for wss://; a verifying default context when omitted.
+        connect_timeout: bound on each attempt (TCP connect, TLS and opening handshake).
+        retry_delay: seconds between attempts when the connection fails.
+        max_retries: further attempts after the first fails to connect (CAF's
+            ``max_retry_count``). A handshake the server rejects is not retried.
+        max_message_size: largest message accepted (overrides ``limits``).
+        limits: size limits; ``max_message_size`` takes precedence for that field.
+        timeouts: close and keepalive timeouts (``handshake`` is ``connect_timeout`` here).
+
+    Raises:
+        OSError: the server could not be reached after every attempt.
+        trio.TooSlowError: an attempt took longer than ``connect_timeout``.
+        HandshakeRejected: the server answered with a non-101 status (``.status``, ``.body``).
+        InvalidHandshake: the server's 101 response is not valid (wrong accept key, etc.).
+    """
+    target = parse_url(url)
+    if limits is None:
+        limits = Limits(max_message_size=max_message_size)
+    elif max_message_size != limits.max_message_size:
+        limits = dataclasses.replace(limits, max_message_size=max_message_size)
+    body_error: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        websocket = await connect_websocket(
+            nursery,
+            target,
+            subprotocols=subprotocols or (),
+            headers=headers or (),
+            origin=origin,
+            ssl_context=ssl_context,
+            connect_timeout=connect_timeout,
+            retry_delay=retry_delay,
+            max_retries=max_retries,
+            limits=limits,
+            timeouts=timeouts,
+        )
+        code = 1000
+        try:
+            yield websocket
+        except BaseException as exc:
+            body_error = exc
+            if isinstance(exc, Exception):
+                code = 1011
+        finally:
+            with trio.CancelScope(shield=body_error is not None):
+                with trio.move_on_after(_or_inf(timeouts.close)):
+                    await websocket.close(code)
+                await websocket.abort()
+            nursery.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
+
+
+async def connect_websocket(
+    nursery: trio.Nursery,
+    url: str | WebSocketURL,
+    *,
+    subprotocols: Sequence[str] = (),
+    headers: Sequence[tuple[str, str]] = (),
+    origin: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float | None = 10.0,
+    retry_delay: float = 1.0,
+    max_retries: int = 0,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> WebSocket:
+    """Connect and return an open :class:`~trioproto.WebSocket` whose tasks run in ``nursery``.
+
+    The caller closes it. See :func:`open_websocket` for the arguments.
+    """
+    target = parse_url(url) if isinstance(url, str) else url
+    if target.secure and ssl_context is None:
+        ssl_context = client_ssl_context()
+    attempt = 0
+    while True:
+        try:
+            with trio.fail_after(_or_inf(connect_timeout)):
+                stream = await trio.open_tcp_stream(target.host, target.port)
+        except OSError as exc:
+            if attempt >= max_retries:
+                raise
+            attempt += 1
+            logger.debug(
+                "connecting to %s:%s failed (%s); retry %d/%d in %s s",
+                target.host,
+                target.port,
+                exc,
+                attempt,
+                max_retries,
+                retry_delay,
+            )
+            await trio.sleep(retry_delay)
+            continue
+        break
+    try:
+        with trio.fail_after(_or_inf(connect_timeout)):
+            transport: trio.abc.Stream = stream
+            if ssl_context is not None:
+                transport = trio.SSLStream(stream, ssl_context, server_hostname=target.host)
+                await transport.do_handshake()
+            subprotocol, trailing = await _handshake(
+                transport, target, subprotocols, headers, origin, limits
+            )
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    websocket = WebSocket(
+        transport,
+        Codec(Role.CLIENT, limits=limits, trailing_data=trailing),
+        nursery=nursery,
+        subprotocol=subprotocol,
+        remote=(target.host, target.port),
+        limits=limits,
+        timeouts=timeouts,
+    )
+    websocket.activate()
+    if timeouts.ping_interval is not None:
+        nursery.start_soon(keepalive, websocket, timeouts.ping_interval, timeouts.ping_timeout)
+    return websocket
+
+
+async def _handshake(
+    stream: trio.abc.Stream,
+    target: WebSocketURL,
+    subprotocols: Sequence[str],
+    headers: Sequence[tuple[str, str]],
+    origin: str | None,
+    limits: Limits,
+) -> tuple[str | None, bytes]:
+    key = generate_key(os.urandom(16))
+    await stream.send_all(
+        client_request(
+            host=target.host_header,
+            resource=target.resource,
+            key=key,
+            subprotocols=subprotocols,
+            extensions=None,
+            extra_headers=headers,
+            origin=origin,
+        )
+    )
+    parser = ResponseHeadParser(limits)
+    while True:
+        data = await stream.receive_some(16 * 1024)
+        if not data:
+            raise InvalidHandshake("the server closed the connection during the handshake")
+        response = parser.feed(data)
+        if response is not None:
+            break
+    if response.status_code != 101:
+        body = await _read_body(stream, response, parser.trailing_data)
+        raise HandshakeRejected(
+            response.status_code, response.reason, tuple(response.headers.items()), body
+        )
+    subprotocol, _extensions = validate_response(
+        response, key=key, offered_subprotocols=subprotocols, offered_extensions=False
+    )
+    return subprotocol, parser.trailing_data
+
+
+async def _read_body(stream: trio.abc.Stream, response: Response, received: bytes) -> bytes:
+    """Read a rejection's body: Content-Length bytes, else until EOF; at most 64 KiB."""
+    length_text = response.headers.get("Content-Length")
+    wanted = MAX_REJECTION_BODY
+    if length_text is not None and length_text.isdigit():
+        wanted = min(int(length_text), MAX_REJECTION_BODY)
+    body = bytearray(received[:wanted])
+    while len(body) < wanted:
+        try:
+            data = await stream.receive_some(wanted - len(body))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            break
+        if not data:
+            break
+        body += data
+    return bytes(body)
+
+
+def _or_inf(timeout: float | None) -> float:
+    return math.inf if timeout is None else timeout

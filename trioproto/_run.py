@@ -1,0 +1,77 @@
+"""Run a server as a program: bind, print the URL, stop gracefully on SIGINT/SIGTERM.
+
+This is what ``python -m trioproto serve`` and every example's ``__main__`` use.
+"""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import sys
+from typing import TextIO
+
+import trio
+
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._registry import Registry
+from ._server import WebSocketServer, serve
+
+__all__ = ["run", "serve_until_signal"]
+
+
+async def serve_until_signal(
+    registry: Registry,
+    port: int = 0,
+    *,
+    host: str | None = "127.0.0.1",
+    unix_path: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    announce: TextIO | None = sys.stdout,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then close every connection with 1001 and return.
+
+    Prints ``serving on ws://HOST:PORT/`` (or the Unix path) to ``announce`` once listening.
+    """
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            server: WebSocketServer = await nursery.start(
+                lambda task_status: serve(
+                    registry,
+                    port,
+                    host=host,
+                    unix_path=unix_path,
+                    ssl_context=ssl_context,
+                    limits=limits,
+                    timeouts=timeouts,
+                    task_status=task_status,
+                )
+            )
+            if announce is not None:
+                print(f"serving on {server_url(server, host, unix_path, ssl_context)}", file=announce)
+                announce.flush()
+            async for _ in signals:
+                break
+            await server.aclose()
+
+
+def server_url(
+    server: WebSocketServer,
+    host: str | None,
+    unix_path: str | None,
+    ssl_context: ssl.SSLContext | None,
+) -> str:
+    """The URL a client should use to reach ``server``."""
+    scheme = "wss" if ssl_context is not None else "ws"
+    if unix_path is not None:
+        return f"{scheme}+unix://{unix_path}"
+    shown = host or "0.0.0.0"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"{scheme}://{shown}:{server.port}/"
+
+
+def run(registry: Registry, port: int = 8000, **kwargs: object) -> None:
+    """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts)."""
+    trio.run(lambda: serve_until_signal(registry, port, **kwargs))  # type: ignore[arg-type]

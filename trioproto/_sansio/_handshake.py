@@ -1,0 +1,293 @@
+"""The opening handshake of RFC 6455 §4, server and client side, with no I/O.
+
+Server rules (RFC 6455 §4.2.1, in the order they are checked):
+
+=====================================================  ===========================================
+the request ...                                        answer
+=====================================================  ===========================================
+is not GET                                             405, ``Allow: GET``
+has no single ``Host``                                 400
+has no ``websocket`` token in ``Upgrade``              426, ``Upgrade: websocket`` (RFC 9110 §15.5.22)
+has no ``upgrade`` token in ``Connection``             400
+has no single ``Sec-WebSocket-Key`` of 16 bytes        400
+  in base64
+has ``Sec-WebSocket-Version`` other than ``13``        426, ``Sec-WebSocket-Version: 13`` (§4.4)
+targets ``*`` or is otherwise not a path               400
+offers a subprotocol that is not a token               400
+=====================================================  ===========================================
+
+Every rejection is a complete HTTP response with a short ``text/plain`` body saying why
+(:func:`reject_error`). Subprotocol choice is a pure function given the server's list
+(:func:`select_subprotocol`); extension offers are passed on raw for :mod:`._deflate`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .._exceptions import InvalidHandshake
+from ._http import Headers, Request, Response, serialize_request, serialize_response
+
+__all__ = [
+    "GUID",
+    "HandshakeRequest",
+    "accept_key",
+    "accept_response",
+    "client_request",
+    "generate_key",
+    "reject_error",
+    "reject_response",
+    "select_subprotocol",
+    "validate_request",
+    "validate_response",
+]
+
+#: "a Globally Unique Identifier (GUID, [RFC4122]) in string form" (RFC 6455 §1.3).
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def accept_key(key: str) -> str:
+    """``Sec-WebSocket-Accept`` for a key: base64 of SHA-1 of key + GUID (RFC 6455 §4.2.2)."""
+    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()  # noqa: S324 - mandated by RFC
+    return base64.b64encode(digest).decode("ascii")
+
+
+def generate_key(random_bytes: bytes) -> str:
+    """A ``Sec-WebSocket-Key`` from 16 random bytes the caller drew (RFC 6455 §4.1)."""
+    if len(random_bytes) != 16:
+        raise ValueError("a WebSocket key is made of 16 random bytes")
+    return base64.b64encode(random_bytes).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeRequest:
+    """A validated opening handshake request.
+
+    Attributes:
+        request: the HTTP request head.
+        path: the percent-decoded path of the target.
+        raw_path: the path as sent.
+        query: the decoded query parameters, each name with its values in order.
+        raw_query: the query string as sent (without ``?``).
+        key: the client's ``Sec-WebSocket-Key``.
+        subprotocols: the offered subprotocols, in the client's order.
+        extensions: the raw ``Sec-WebSocket-Extensions`` header values, in order.
+        origin: the ``Origin`` header, if any (RFC 6455 §10.2).
+        host: the ``Host`` header.
+    """
+
+    request: Request
+    path: str
+    raw_path: str
+    query: dict[str, list[str]]
+    raw_query: str
+    key: str
+    subprotocols: tuple[str, ...]
+    extensions: tuple[str, ...]
+    origin: str | None
+    host: str
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers."""
+        return self.request.headers
+
+
+def _has_token(headers: Headers, name: str, token: str) -> bool:
+    return any(element.lower() == token for element in headers.get_list(name))
+
+
+def _is_valid_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+
+
+def validate_request(request: Request) -> HandshakeRequest:
+    """Check an upgrade request against RFC 6455 §4.2.1.
+
+    Raises:
+        InvalidHandshake: with the status, reason and headers to answer (see the table above).
+    """
+    headers = request.headers
+    if request.method != "GET":
+        raise InvalidHandshake(
+            f"method {request.method} cannot open a WebSocket: use GET", 405, (("Allow", "GET"),)
+        )
+    hosts = headers.get_all("Host")
+    if len(hosts) != 1 or not hosts[0]:
+        raise InvalidHandshake("a single Host header is required", 400)
+    if not _has_token(headers, "Upgrade", "websocket"):
+        raise InvalidHandshake(
+            "this is a WebSocket endpoint: the request needs 'Upgrade: websocket'",
+            426,
+            (("Upgrade", "websocket"), ("Connection", "Upgrade")),
+        )
+    if not _has_token(headers, "Connection", "upgrade"):
+        raise InvalidHandshake("the Connection header must contain 'Upgrade'", 400)
+    keys = headers.get_all("Sec-WebSocket-Key")
+    if len(keys) != 1 or not _is_valid_key(keys[0]):
+        raise InvalidHandshake(
+            "Sec-WebSocket-Key must be one base64-encoded 16-byte value", 400
+        )
+    versions = headers.get_all("Sec-WebSocket-Version")
+    if versions != ["13"]:
+        raise InvalidHandshake(
+            "unsupported WebSocket version: this server speaks version 13",
+            426,
+            (("Sec-WebSocket-Version", "13"),),
+        )
+    target = request.target
+    if target.startswith("/"):
+        parts = urllib.parse.urlsplit(target)
+    elif target.lower().startswith(("http://", "https://", "ws://", "wss://")):
+        parts = urllib.parse.urlsplit(target)  # absolute form (RFC 9112 §3.2.2)
+    else:
+        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400)
+    subprotocols = tuple(headers.get_list("Sec-WebSocket-Protocol"))
+    for name in subprotocols:
+        if not _TOKEN.fullmatch(name):
+            raise InvalidHandshake(f"subprotocol {name[:40]!r} is not a token", 400)
+    raw_path = parts.path or "/"
+    return HandshakeRequest(
+        request=request,
+        path=urllib.parse.unquote(raw_path),
+        raw_path=raw_path,
+        query=urllib.parse.parse_qs(parts.query, keep_blank_values=True),
+        raw_query=parts.query,
+        key=keys[0],
+        subprotocols=subprotocols,
+        extensions=tuple(headers.get_all("Sec-WebSocket-Extensions")),
+        origin=headers.get("Origin"),
+        host=hosts[0],
+    )
+
+
+def select_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> str | None:
+    """The first of ``supported`` (server preference) that the client ``offered``."""
+    for name in supported:
+        if name in offered:
+            return name
+    return None
+
+
+def accept_response(
+    handshake: HandshakeRequest,
+    *,
+    subprotocol: str | None,
+    extensions: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The ``101 Switching Protocols`` answer (RFC 6455 §4.2.2 step 5)."""
+    headers = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept_key(handshake.key)),
+    ]
+    if subprotocol is not None:
+        headers.append(("Sec-WebSocket-Protocol", subprotocol))
+    if extensions is not None:
+        headers.append(("Sec-WebSocket-Extensions", extensions))
+    headers.extend(extra_headers)
+    return serialize_response(101, headers)
+
+
+def reject_response(status: int, body: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """An error answer with a short ``text/plain`` body; the connection is then closed."""
+    return serialize_response(
+        status,
+        [
+            *headers,
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Connection", "close"),
+        ],
+        (body.rstrip("\n") + "\n").encode("utf-8"),
+    )
+
+
+def reject_error(exc: InvalidHandshake) -> bytes:
+    """The answer an :class:`InvalidHandshake` calls for."""
+    return reject_response(exc.http_status, exc.reason, exc.headers)
+
+
+def client_request(
+    *,
+    host: str,
+    resource: str,
+    key: str,
+    subprotocols: Sequence[str] = (),
+    extensions: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+    origin: str | None = None,
+) -> bytes:
+    """The client's opening handshake request (RFC 6455 §4.1).
+
+    Raises:
+        ValueError: a subprotocol is not a token, or a header would inject a line.
+    """
+    for name in subprotocols:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"subprotocol {name!r} is not a token")
+    headers = [
+        ("Host", host),
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", key),
+        ("Sec-WebSocket-Version", "13"),
+    ]
+    if subprotocols:
+        headers.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
+    if extensions is not None:
+        headers.append(("Sec-WebSocket-Extensions", extensions))
+    if origin is not None:
+        headers.append(("Origin", origin))
+    headers.extend(extra_headers)
+    return serialize_request("GET", resource, headers)
+
+
+def validate_response(
+    response: Response,
+    *,
+    key: str,
+    offered_subprotocols: Sequence[str],
+    offered_extensions: bool,
+) -> tuple[str | None, str | None]:
+    """Check a ``101`` answer (RFC 6455 §4.1, client steps 1-6).
+
+    Callers handle non-101 statuses first (see :class:`~trioproto.HandshakeRejected`).
+
+    Returns:
+        ``(subprotocol, extensions)``: the chosen subprotocol and the raw extensions value.
+
+    Raises:
+        InvalidHandshake: a missing or wrong header, a subprotocol that was not offered, or
+            extensions that were not offered.
+    """
+    headers = response.headers
+    if response.status_code != 101:
+        raise InvalidHandshake(f"expected status 101, got {response.status_code}")
+    if not _has_token(headers, "Upgrade", "websocket"):
+        raise InvalidHandshake("the response's Upgrade header is not 'websocket'")
+    if not _has_token(headers, "Connection", "upgrade"):
+        raise InvalidHandshake("the response's Connection header lacks 'Upgrade'")
+    if headers.get_all("Sec-WebSocket-Accept") != [accept_key(key)]:
+        raise InvalidHandshake("Sec-WebSocket-Accept does not match the key sent")
+    protocols = headers.get_list("Sec-WebSocket-Protocol")
+    if len(protocols) > 1:
+        raise InvalidHandshake("the server chose more than one subprotocol")
+    subprotocol = protocols[0] if protocols else None
+    if subprotocol is not None and subprotocol not in offered_subprotocols:
+        raise InvalidHandshake(f"the server chose subprotocol {subprotocol!r}, never offered")
+    extension_values = headers.get_all("Sec-WebSocket-Extensions")
+    if extension_values and not offered_extensions:
+        raise InvalidHandshake("the server accepted extensions that were not offered")
+    return subprotocol, ", ".join(extension_values) if extension_values else None

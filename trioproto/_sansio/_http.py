@@ -1,0 +1,313 @@
+"""A bounded HTTP/1.1 head parser and writer, just enough for the opening handshake.
+
+Rules (RFC 9112 §2-§5, RFC 9110 §5):
+
+* A head is a start line and header lines, each ending in CRLF, closed by an empty line. Bare
+  LF is not accepted as a line ending (RFC 9112 §2.2 allows either choice; every WebSocket client
+  sends CRLF, and one terminator keeps the parser single-pass).
+* Only ``HTTP/1.1`` is accepted: RFC 6455 §4.1 requires it (505 otherwise).
+* Limits (:class:`~trioproto.Limits`) are enforced while bytes arrive, before a CRLF is seen:
+  the request line (414), any header line (431), the number of header lines (431) and the
+  whole head (431). The buffer never holds more than the head limit plus one read.
+* Header names are tokens with no white space before the colon; obsolete line folding is
+  refused (RFC 9112 §5.2: 400); values may not contain control characters other than HTAB.
+* Bytes after the head are kept as ``trailing_data``: a client may send WebSocket frames in
+  the same TCP segment as its request, and they must not be lost.
+
+The parser searches for the end of the head only in bytes it has not scanned yet, so feeding a
+head one byte at a time costs O(n) overall.
+"""
+
+from __future__ import annotations
+
+import http
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .._config import Limits
+from .._exceptions import InvalidHandshake
+
+__all__ = [
+    "Headers",
+    "Request",
+    "RequestHeadParser",
+    "Response",
+    "ResponseHeadParser",
+    "serialize_request",
+    "serialize_response",
+]
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/\d\.\d)")
+_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
+_HEADER_NAME = re.compile(_TOKEN)
+_BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_UNSAFE_OUTPUT = re.compile(r"[\r\n\x00]")
+
+
+class Headers:
+    """Immutable, ordered, case-insensitive multi-mapping of header names to values.
+
+    Values are latin-1 decoded strings with surrounding white space removed.
+    """
+
+    __slots__ = ("_index", "_items")
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items = tuple(items)
+        index: dict[str, list[str]] = {}
+        for name, value in self._items:
+            index.setdefault(name.lower(), []).append(value)
+        self._index = index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        values = self._index.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        return list(self._index.get(name.lower(), ()))
+
+    def get_list(self, name: str) -> list[str]:
+        """The comma-separated elements of every ``name`` header (RFC 9110 §5.6.1), stripped,
+        empty elements dropped."""
+        return [
+            element.strip()
+            for value in self._index.get(name.lower(), ())
+            for element in value.split(",")
+            if element.strip()
+        ]
+
+    def items(self) -> tuple[tuple[str, str], ...]:
+        """The (name, value) pairs in wire order."""
+        return self._items
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._items)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An HTTP request head (RFC 9112 §3)."""
+
+    method: str
+    target: str
+    http_version: str
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP response head (RFC 9112 §4)."""
+
+    status_code: int
+    reason: str
+    http_version: str
+    headers: Headers
+
+
+class _HeadReader:
+    """Collects bytes until the empty line that ends a head, enforcing the limits."""
+
+    def __init__(self, limits: Limits, start_line_status: int) -> None:
+        self._max_head = limits.max_request_head_size
+        self._max_line = limits.max_request_line_size
+        self._max_lines = limits.max_header_lines
+        self._start_line_status = start_line_status
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes already searched for the terminator
+        self._line_start = 0  # where the line being received starts
+        self._lines = 0
+        self._done = False
+        #: Bytes received after the head (valid once the head is complete).
+        self.trailing_data = b""
+
+    def _feed(self, data: bytes | bytearray | memoryview) -> bytes | None:
+        if self._done:
+            raise RuntimeError("the head is already complete")
+        buffer = self._buffer
+        buffer += data
+        # Count complete lines and check each one's length as it completes.
+        position = self._scanned
+        while True:
+            newline = buffer.find(b"\r\n", max(position - 1, self._line_start))
+            if newline < 0:
+                break
+            self._check_line(newline - self._line_start)
+            if newline == self._line_start:  # the empty line: the head is complete
+                self._done = True
+                head = bytes(buffer[: max(newline - 2, 0)])
+                self.trailing_data = bytes(buffer[newline + 2 :])
+                self._buffer = bytearray()
+                return head
+            self._lines += 1
+            if self._lines > self._max_lines + 1:
+                raise InvalidHandshake(
+                    f"more than {self._max_lines} header lines", 431
+                )
+            self._line_start = position = newline + 2
+        self._scanned = len(buffer)
+        self._check_line(len(buffer) - self._line_start)
+        if len(buffer) > self._max_head:
+            raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
+        return None
+
+    def _check_line(self, length: int) -> None:
+        if length > self._max_line:
+            if self._lines == 0:
+                raise InvalidHandshake(
+                    f"start line longer than {self._max_line} bytes", self._start_line_status
+                )
+            raise InvalidHandshake(f"header line longer than {self._max_line} bytes", 431)
+        if self._line_start + length > self._max_head:
+            raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
+
+
+def _parse_header_lines(lines: Sequence[bytes]) -> Headers:
+    items = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            raise InvalidHandshake("obsolete line folding in headers", 400)
+        name, colon, value = line.partition(b":")
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            raise InvalidHandshake(f"invalid header line {line[:40]!r}", 400)
+        value = value.strip(b" \t")
+        if _BAD_VALUE_CHAR.search(value):
+            raise InvalidHandshake(f"control character in header {name.decode()!r}", 400)
+        items.append((name.decode("ascii"), value.decode("latin-1")))
+    return Headers(items)
+
+
+class RequestHeadParser(_HeadReader):
+    """Reads one request head, fed incrementally.
+
+    Args:
+        limits: ``max_request_head_size``, ``max_request_line_size`` and ``max_header_lines``.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits, 414)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Request | None:
+        """Add received bytes; returns the :class:`Request` once the head is complete.
+
+        Raises:
+            InvalidHandshake: with the status to answer (400, 414, 431, 505).
+        """
+        head = self._feed(data)
+        if head is None:
+            return None
+        lines = head.split(b"\r\n")
+        match = _REQUEST_LINE.fullmatch(lines[0])
+        if match is None:
+            raise InvalidHandshake("malformed request line", 400)
+        method, target, version = match.groups()
+        if version != b"HTTP/1.1":
+            raise InvalidHandshake(
+                f"{version.decode()} is not supported: WebSocket needs HTTP/1.1", 505
+            )
+        return Request(
+            method.decode("ascii"),
+            target.decode("latin-1"),
+            "HTTP/1.1",
+            _parse_header_lines(lines[1:]),
+        )
+
+
+class ResponseHeadParser(_HeadReader):
+    """Reads one response head (the client side of the handshake), fed incrementally."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(limits, 400)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Response | None:
+        """Add received bytes; returns the :class:`Response` once the head is complete.
+
+        Raises:
+            InvalidHandshake: the response head is malformed or too large.
+        """
+        head = self._feed(data)
+        if head is None:
+            return None
+        lines = head.split(b"\r\n")
+        match = _STATUS_LINE.fullmatch(lines[0])
+        if match is None:
+            raise InvalidHandshake("malformed status line", 400)
+        version, status, reason = match.groups()
+        if version != b"HTTP/1.1":
+            raise InvalidHandshake(f"unsupported response version {version.decode()}", 400)
+        return Response(
+            int(status),
+            (reason or b"").decode("latin-1"),
+            "HTTP/1.1",
+            _parse_header_lines(lines[1:]),
+        )
+
+
+def _serialize_headers(headers: Iterable[tuple[str, str]]) -> list[bytes]:
+    lines = []
+    for name, value in headers:
+        if _UNSAFE_OUTPUT.search(name) or _UNSAFE_OUTPUT.search(value) or ":" in name:
+            raise ValueError(f"unsafe header {name!r}: {value!r}")
+        lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+    return lines
+
+
+def serialize_request(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """An HTTP/1.1 request head.
+
+    Raises:
+        ValueError: a header name or value contains CR, LF or NUL (header injection).
+    """
+    if _UNSAFE_OUTPUT.search(target) or " " in target:
+        raise ValueError(f"unsafe request target {target!r}")
+    return b"".join(
+        [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), *_serialize_headers(headers), b"\r\n"]
+    )
+
+
+def serialize_response(
+    status_code: int,
+    headers: Iterable[tuple[str, str]],
+    body: bytes = b"",
+    *,
+    reason: str | None = None,
+) -> bytes:
+    """An HTTP/1.1 response; ``Content-Length`` is added for every status but 101.
+
+    Raises:
+        ValueError: a header name or value contains CR, LF or NUL (header injection).
+    """
+    if reason is None:
+        try:
+            reason = http.HTTPStatus(status_code).phrase
+        except ValueError:
+            reason = "Unknown"
+    header_list = list(headers)
+    if status_code != 101 and not any(n.lower() == "content-length" for n, _ in header_list):
+        header_list.append(("Content-Length", str(len(body))))
+    return b"".join(
+        [
+            f"HTTP/1.1 {status_code} {reason}\r\n".encode("latin-1"),
+            *_serialize_headers(header_list),
+            b"\r\n",
+            body,
+        ]
+    )

@@ -1,0 +1,516 @@
+"""The WebSocket server: listeners, one task per connection, handler isolation.
+
+Theory of operation
+-------------------
+:func:`serve` opens the listeners, then runs two nurseries: the *handler nursery* holds one task
+per connection, and inside it the *accept nursery* holds one accept loop per listener. Each
+connection task (:meth:`WebSocketServer._serve_connection`):
+
+1. does the TLS handshake (if any) and reads and answers the opening handshake, all inside
+   ``Timeouts.handshake``, so a client that stalls cannot hold a slot for ever;
+2. opens its own nursery for the reader and keepalive tasks, and calls the handler;
+3. ends the connection: 1000 when the handler returns, 1011 (logged once, with the traceback,
+   the connection id, path and subprotocol) when it raises. Nothing a handler does, and no
+   error in one connection, reaches the server or another connection; only cancellation
+   propagates.
+
+:meth:`WebSocketServer.aclose` cancels the accept loops, answers connections still in the
+handshake with 503, sends 1001 to every open connection, and waits (up to ``Timeouts.close``)
+for the handlers to return before cancelling the stragglers.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import os
+import socket as stdlib_socket
+import ssl
+import stat
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import trio
+
+from ._closed import ConnectionClosed
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._connection import WebSocket, keepalive
+from ._exceptions import InvalidHandshake
+from ._registry import Registry, Selection
+from ._request import Accept, Reject, WebSocketRequest
+from ._routing import HttpMatch, HttpRequest, Router, WebSocketMatch, split_target
+from ._sansio._codec import Codec, Role
+from ._sansio._handshake import (
+    accept_response,
+    reject_error,
+    reject_response,
+    validate_request,
+)
+from ._sansio._http import Request, RequestHeadParser, serialize_response
+
+__all__ = ["App", "HandshakeHook", "ServerStatistics", "WebSocketServer", "serve"]
+
+#: What a server serves: one registry on every path, or a router of paths.
+App: TypeAlias = Registry | Router
+#: Called with the request and the chosen subprotocol before the 101 is sent.
+HandshakeHook: TypeAlias = Callable[[WebSocketRequest, str | None], Awaitable[Accept | Reject | None]]
+
+logger = logging.getLogger("trioproto")
+
+# Errors from accept() that mean "out of resources now", not "listener broken"; trio's
+# serve_listeners sleeps and retries on the same set.
+_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_HANDSHAKE_READ_SIZE = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatistics:
+    """Counters of a server, as returned by :meth:`WebSocketServer.statistics`.
+
+    Attributes:
+        open_connections: connections past the handshake and not yet closed.
+        total_connections: connections that completed the opening handshake so far.
+        rejected_handshakes: handshakes answered with an HTTP error status.
+        failed_handshakes: connections dropped before a complete handshake (timeout, EOF, TLS).
+        handler_errors: handlers that raised (each logged and closed with 1011).
+    """
+
+    open_connections: int
+    total_connections: int
+    rejected_handshakes: int
+    failed_handshakes: int
+    handler_errors: int
+
+
+class WebSocketServer:
+    """A running server, as returned by ``await nursery.start(serve, ...)``.
+
+    Attributes:
+        listeners: the :class:`trio.SocketListener` objects accepting connections.
+        connections: the connections currently open, as :class:`WebSocket` objects.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        listeners: Sequence[trio.SocketListener],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        on_handshake: HandshakeHook | None = None,
+        origins: Collection[str | None] | None = None,
+    ) -> None:
+        self.app = app
+        self._on_handshake = on_handshake
+        self._origins = None if origins is None else frozenset(origins)
+        self.listeners = list(listeners)
+        self.connections: set[WebSocket] = set()
+        self._ssl_context = ssl_context
+        self._limits = limits
+        self._timeouts = timeouts
+        self._limiter = (
+            trio.CapacityLimiter(limits.max_connections)
+            if limits.max_connections is not None
+            else None
+        )
+        self._accept_scope = trio.CancelScope()
+        self._handler_scope = trio.CancelScope()
+        self._closing = False
+        self._stopped = trio.Event()
+        self._handshaking: set[trio.abc.Stream] = set()
+        self._total = self._rejected = self._failed = self._handler_errors = 0
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def port(self) -> int:
+        """The port of the first TCP listener (useful after binding port 0)."""
+        return self.ports[0]
+
+    @property
+    def ports(self) -> list[int]:
+        """The bound ports of all TCP listeners."""
+        ports = []
+        for listener in self.listeners:
+            name = listener.socket.getsockname()
+            if isinstance(name, tuple):
+                ports.append(int(name[1]))
+        return ports
+
+    def statistics(self) -> ServerStatistics:
+        """Counters of this server."""
+        return ServerStatistics(
+            open_connections=len(self.connections),
+            total_connections=self._total,
+            rejected_handshakes=self._rejected,
+            failed_handshakes=self._failed,
+            handler_errors=self._handler_errors,
+        )
+
+    async def aclose(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        """Stop accepting, close every connection with ``code``, wait for the handlers.
+
+        Idempotent: a second call waits for the first to finish. Handlers still running
+        ``Timeouts.close`` seconds after their connection closed are cancelled.
+        """
+        if not self._closing:
+            self._closing = True
+            self._accept_scope.cancel()
+            async with trio.open_nursery() as nursery:
+                for websocket in list(self.connections):
+                    nursery.start_soon(_close_quietly, websocket, code, reason)
+            if self._timeouts.close is not None:
+                self._handler_scope.deadline = trio.current_time() + self._timeouts.close
+        await self._stopped.wait()
+
+    # ------------------------------------------------------------- internals
+
+    async def _run(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
+        try:
+            with self._handler_scope:
+                async with trio.open_nursery() as handler_nursery:
+                    try:
+                        with self._accept_scope:
+                            async with trio.open_nursery() as accept_nursery:
+                                for listener in self.listeners:
+                                    accept_nursery.start_soon(
+                                        self._accept_loop, listener, handler_nursery
+                                    )
+                                task_status.started(self)
+                    finally:
+                        # Accepting stopped: the handlers finish in the outer nursery.
+                        for listener in self.listeners:
+                            await trio.aclose_forcefully(listener)
+        finally:
+            self._stopped.set()
+
+    async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
+        while True:
+            token = object()
+            if self._limiter is not None:
+                await self._limiter.acquire_on_behalf_of(token)
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if self._limiter is not None:
+                    self._limiter.release_on_behalf_of(token)
+                if exc.errno in _ACCEPT_CAPACITY_ERRNOS:
+                    logger.error("accept() failed (%s); retrying in 100 ms", exc)
+                    await trio.sleep(0.1)
+                    continue
+                raise
+            except BaseException:
+                if self._limiter is not None:
+                    self._limiter.release_on_behalf_of(token)
+                raise
+            nursery.start_soon(self._serve_connection, stream, token)
+
+    async def _serve_connection(self, tcp_stream: trio.SocketStream, token: object) -> None:
+        stream: trio.abc.Stream = tcp_stream
+        try:
+            remote = _peer_address(tcp_stream)
+            with trio.move_on_after(_or_inf(self._timeouts.handshake)) as timeout_scope:
+                if self._ssl_context is not None:
+                    stream = trio.SSLStream(
+                        tcp_stream, self._ssl_context, server_side=True, https_compatible=True
+                    )
+                accepted = await self._handshake(stream, remote)
+            if timeout_scope.cancelled_caught:
+                self._failed += 1
+                logger.debug("opening handshake from %s timed out", remote)
+                return
+            if accepted is None:
+                return
+            await self._run_handler(stream, remote, *accepted)
+        except Exception:
+            # A bug in trioproto itself must not take the server down either.
+            logger.exception("internal error on a connection; it was dropped")
+        finally:
+            await trio.aclose_forcefully(stream)
+            if self._limiter is not None:
+                self._limiter.release_on_behalf_of(token)
+
+    async def _handshake(
+        self, stream: trio.abc.Stream, remote: object
+    ) -> tuple[WebSocketRequest, Selection, bytes, tuple[tuple[str, str], ...]] | None:
+        """Read and answer the opening handshake (RFC 6455 §4.2), or serve a plain HTTP route.
+
+        Returns the handler's request view, the chosen handler, the bytes received after the
+        request head and extra response headers; or ``None`` once the connection is answered
+        otherwise (an HTTP route, an error status) or lost.
+        """
+        self._handshaking.add(stream)
+        try:
+            parser = RequestHeadParser(self._limits)
+            try:
+                while True:
+                    data = await stream.receive_some(_HANDSHAKE_READ_SIZE)
+                    if not data:
+                        self._failed += 1
+                        logger.debug("%s closed the connection during the handshake", remote)
+                        return None
+                    request = parser.feed(data)
+                    if request is not None:
+                        break
+                if self._closing:
+                    raise InvalidHandshake("server shutting down", 503)
+                path, query = split_target(request.target)
+                match = self._resolve(request, path)
+                if isinstance(match, HttpMatch):
+                    await self._serve_http(stream, request, match, path, query, remote)
+                    return None
+                handshake = validate_request(request)
+                self._check_origin(handshake.origin)
+                selection = match.registry.select(handshake.subprotocols)
+                ws_request = WebSocketRequest.from_handshake(
+                    handshake, path_params=match.path_params, remote=remote
+                )
+                extra_headers: tuple[tuple[str, str], ...] = ()
+                if self._on_handshake is not None:
+                    decision = await self._on_handshake(ws_request, selection.subprotocol)
+                    if isinstance(decision, Reject):
+                        self._rejected += 1
+                        logger.debug(
+                            "handshake hook rejected %s: %d %s", remote, decision.status, decision.body
+                        )
+                        await _send_quietly(
+                            stream, reject_response(decision.status, decision.body, decision.headers)
+                        )
+                        return None
+                    if isinstance(decision, Accept):
+                        extra_headers = decision.headers
+            except InvalidHandshake as exc:
+                self._rejected += 1
+                logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
+                await _send_quietly(stream, reject_error(exc))
+                return None
+            await stream.send_all(
+                accept_response(
+                    handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers
+                )
+            )
+            return ws_request, selection, parser.trailing_data, extra_headers
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._failed += 1
+            logger.debug("handshake with %s failed: %r", remote, exc)
+            return None
+        finally:
+            self._handshaking.discard(stream)
+
+    def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
+        if isinstance(self.app, Router):
+            return self.app.resolve(request, path)
+        return WebSocketMatch(self.app, {})
+
+    def _check_origin(self, origin: str | None) -> None:
+        """The Origin allow-list (RFC 6455 §10.2): 403 for an origin not listed."""
+        if self._origins is not None and origin not in self._origins:
+            raise InvalidHandshake(f"origin {origin!r} is not allowed", 403)
+
+    async def _serve_http(
+        self,
+        stream: trio.abc.Stream,
+        request: Request,
+        match: HttpMatch,
+        path: str,
+        query: dict[str, list[str]],
+        remote: object,
+    ) -> None:
+        """Answer a plain HTTP route, then close (``Connection: close``)."""
+        http_request = HttpRequest(
+            request.method, path, query, request.headers, match.path_params, remote
+        )
+        try:
+            response = await match.handler(http_request)
+        except Exception:
+            logger.exception("HTTP handler for %s raised; answering 500", path)
+            response_bytes = reject_response(500, "internal server error")
+        else:
+            headers = [*response.headers, ("Connection", "close")]
+            response_bytes = serialize_response(response.status, headers, response.body)
+            if request.method == "HEAD":
+                # Same headers (Content-Length included), no body (RFC 9110 §9.3.2).
+                response_bytes = response_bytes[: len(response_bytes) - len(response.body)]
+        await _send_quietly(stream, response_bytes)
+
+    async def _run_handler(
+        self,
+        stream: trio.abc.Stream,
+        remote: object,
+        request: WebSocketRequest,
+        selection: Selection,
+        trailing_data: bytes,
+        extra_headers: tuple[tuple[str, str], ...],
+    ) -> None:
+        codec = Codec(Role.SERVER, limits=self._limits, trailing_data=trailing_data)
+        self._total += 1
+        async with trio.open_nursery() as nursery:
+            websocket = WebSocket(
+                stream,
+                codec,
+                nursery=nursery,
+                request=request,
+                subprotocol=selection.subprotocol,
+                remote=remote,
+                limits=self._limits,
+                timeouts=self._timeouts,
+            )
+            self.connections.add(websocket)
+            try:
+                if selection.entry.activation == "immediate":
+                    websocket.activate()
+                elif self._timeouts.activation is not None:
+                    nursery.start_soon(_activation_watchdog, websocket, self._timeouts.activation)
+                if self._timeouts.ping_interval is not None:
+                    nursery.start_soon(
+                        keepalive, websocket, self._timeouts.ping_interval, self._timeouts.ping_timeout
+                    )
+                code, reason = 1000, ""
+                try:
+                    await selection.entry.handler(websocket)
+                except Exception as exc:
+                    if not _is_connection_closed(exc):
+                        self._handler_errors += 1
+                        logger.error(
+                            "handler raised on connection %s (path %s, subprotocol %s); "
+                            "closing it with 1011",
+                            websocket.id,
+                            request.path,
+                            selection.subprotocol,
+                            exc_info=exc,
+                        )
+                        code, reason = 1011, "internal error"
+                await websocket.close(code, reason)
+            finally:
+                self.connections.discard(websocket)
+                nursery.cancel_scope.cancel()
+
+
+# ---------------------------------------------------------------- entry points
+
+
+async def serve(
+    app: App,
+    port: int = 0,
+    *,
+    host: str | bytes | None = None,
+    unix_path: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    on_handshake: HandshakeHook | None = None,
+    origins: Collection[str | None] | None = None,
+    backlog: int | None = None,
+    reuse_address: bool = True,
+    task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve WebSocket connections until cancelled or :meth:`WebSocketServer.aclose` is called.
+
+    Use it with ``await nursery.start(serve, registry, port)``, which returns the
+    :class:`WebSocketServer` once the listeners are bound.
+
+    Args:
+        app: a :class:`~trioproto.Registry` serving every path, or a :class:`~trioproto.Router`
+            of WebSocket and plain HTTP routes.
+        port: the TCP port; 0 picks a free one (see :attr:`WebSocketServer.port`).
+        host: the address to bind; ``None`` binds every interface (as
+            :func:`trio.open_tcp_listeners` does).
+        unix_path: listen on this Unix socket path instead of TCP.
+        ssl_context: serve wss:// with this server-side context.
+        limits: size limits, ``max_connections`` included.
+        timeouts: handshake, close, keepalive and activation timeouts.
+        on_handshake: ``async hook(request, subprotocol)`` called before the 101; returns
+            :class:`~trioproto.Reject` to refuse with a status, :class:`~trioproto.Accept` to
+            add response headers, or ``None`` to accept.
+        origins: the allowed ``Origin`` values (``None`` in it admits clients that send no
+            Origin, i.e. non-browsers); others get 403 (RFC 6455 §10.2). ``None``: no check.
+        backlog: the listen backlog (trio's default when ``None``).
+        reuse_address: set ``SO_REUSEADDR`` (TCP) so a restarted server can bind at once.
+        task_status: for ``nursery.start``.
+    """
+    if unix_path is not None:
+        listeners = [await _open_unix_listener(unix_path, backlog)]
+    else:
+        listeners = await _open_tcp_listeners(port, host, backlog, reuse_address)
+    server = WebSocketServer(
+        app,
+        listeners,
+        ssl_context=ssl_context,
+        limits=limits,
+        timeouts=timeouts,
+        on_handshake=on_handshake,
+        origins=origins,
+    )
+    await server._run(task_status)
+
+
+async def _open_tcp_listeners(
+    port: int, host: str | bytes | None, backlog: int | None, reuse_address: bool
+) -> list[trio.SocketListener]:
+    listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+    if not reuse_address:
+        for listener in listeners:
+            listener.socket.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 0)
+    return listeners
+
+
+async def _open_unix_listener(path: str, backlog: int | None) -> trio.SocketListener:
+    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        if os.path.exists(path) and _is_socket(path):
+            os.unlink(path)  # a stale socket from a previous run
+        await sock.bind(path)
+        sock.listen(backlog if backlog is not None else 0xFFFF)
+    except BaseException:
+        sock.close()
+        raise
+    return trio.SocketListener(sock)
+
+
+def _is_socket(path: str) -> bool:
+    return stat.S_ISSOCK(os.stat(path).st_mode)
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _peer_address(stream: trio.SocketStream) -> object:
+    try:
+        return stream.socket.getpeername()
+    except OSError:
+        return None
+
+
+def _is_connection_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` only says the connection closed under the handler (not a bug)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_connection_closed(inner) for inner in exc.exceptions)
+    return isinstance(exc, ConnectionClosed)
+
+
+async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
+    try:
+        await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.close(code, reason)
+
+
+async def _activation_watchdog(websocket: WebSocket, timeout: float) -> None:
+    with trio.move_on_after(timeout):
+        await websocket.wait_activated()
+        return
+    logger.warning(
+        "connection %s was not activated within %s s; closing it with 1011", websocket.id, timeout
+    )
+    await websocket.fail(1011, "not activated in time")
+
+
+def _or_inf(timeout: float | None) -> float:
+    return math.inf if timeout is None else timeout

@@ -29,6 +29,7 @@ from ._request import Reject as Reject
 from ._routing import HttpRequest as HttpRequest
 from ._routing import HttpResponse as HttpResponse
 from ._routing import Router as Router
+from ._routing import UpgradeTo as UpgradeTo
 from ._request import WebSocketRequest as WebSocketRequest
 from ._run import run as run
 from ._run import serve_until_signal as serve_until_signal
@@ -38,4 +39,6 @@ from ._server import WebSocketServer as WebSocketServer
 from ._server import serve as serve
 from ._tls import client_ssl_context as client_ssl_context
 from ._tls import server_ssl_context as server_ssl_context
+from ._upgrade import parse_request_head as parse_request_head
+from ._upgrade import upgrade_stream as upgrade_stream
 from ._version import __version__ as __version__

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from ._config import DEFAULT_LIMITS, Limits
 from ._registry import Registry
+from ._routing import Router
 from ._run import run
 
 __all__ = ["main"]
@@ -70,8 +71,8 @@ def _size(text: str) -> int | None:
     return value or None
 
 
-def load_target(target: str) -> Registry:
-    """Import ``MODULE:ATTR`` (from the current directory too) and return the registry.
+def load_target(target: str) -> Registry | Router:
+    """Import ``MODULE:ATTR`` (from the current directory too): a registry or a router.
 
     Raises:
         ValueError: the target is malformed or does not name a registry.
@@ -86,14 +87,16 @@ def load_target(target: str) -> Registry:
         value = getattr(module, attribute)
     except AttributeError:
         raise ValueError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(value, Registry):
-        raise ValueError(f"{target} is a {type(value).__name__}, not a trioproto.Registry")
+    if not isinstance(value, Registry | Router):
+        raise ValueError(
+            f"{target} is a {type(value).__name__}, not a trioproto.Registry or Router"
+        )
     return value
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
-        registry = load_target(args.target)
+        app = load_target(args.target)
     except (ImportError, ValueError) as exc:
         parser.error(str(exc))
     if (args.certfile is None) != (args.keyfile is None):
@@ -105,7 +108,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         ssl_context = server_ssl_context(args.certfile, args.keyfile)
     limits = Limits(max_message_size=args.max_message_size)
     run(
-        registry,
+        app,
         args.port,
         host=args.host,
         unix_path=args.unix,

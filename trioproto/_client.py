@@ -24,6 +24,7 @@ import trio
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._connection import WebSocket, keepalive
 from ._exceptions import HandshakeRejected, InvalidHandshake
+from ._nursery import open_task_nursery
 from ._sansio._codec import Codec, Role
 from ._sansio._handshake import client_request, generate_key, validate_response
 from ._sansio._http import Response, ResponseHeadParser
@@ -82,8 +83,7 @@ async def open_websocket(
         limits = Limits(max_message_size=max_message_size)
     elif max_message_size != limits.max_message_size:
         limits = dataclasses.replace(limits, max_message_size=max_message_size)
-    body_error: BaseException | None = None
-    async with trio.open_nursery() as nursery:
+    async with open_task_nursery() as nursery:
         websocket = await connect_websocket(
             nursery,
             target,
@@ -97,21 +97,24 @@ async def open_websocket(
             limits=limits,
             timeouts=timeouts,
         )
-        code = 1000
-        try:
+        async with _closing(websocket, timeouts):
             yield websocket
-        except BaseException as exc:
-            body_error = exc
-            if isinstance(exc, Exception):
-                code = 1011
-        finally:
-            with trio.CancelScope(shield=body_error is not None):
-                with trio.move_on_after(_or_inf(timeouts.close)):
-                    await websocket.close(code)
-                await websocket.abort()
-            nursery.cancel_scope.cancel()
-    if body_error is not None:
-        raise body_error
+
+
+@asynccontextmanager
+async def _closing(websocket: WebSocket, timeouts: Timeouts) -> AsyncIterator[None]:
+    """Close ``websocket`` when the block ends: 1000, or 1011 if the block raised."""
+    code = 1000
+    try:
+        yield
+    except Exception:
+        code = 1011
+        raise
+    finally:
+        # Closing must happen even while the block is being cancelled, but within a deadline.
+        with trio.CancelScope(shield=True), trio.move_on_after(_or_inf(timeouts.close)):
+            await websocket.close(code)
+        await websocket.abort()
 
 
 async def connect_websocket(
@@ -127,35 +130,19 @@ async def connect_websocket(
     max_retries: int = 0,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    stream: trio.abc.Stream | None = None,
 ) -> WebSocket:
     """Connect and return an open :class:`~trioproto.WebSocket` whose tasks run in ``nursery``.
 
-    The caller closes it. See :func:`open_websocket` for the arguments.
+    The caller closes it. See :func:`open_websocket` for the arguments; ``stream``, when
+    given, is used instead of opening a TCP connection (the URL then only supplies the Host
+    header and the resource).
     """
     target = parse_url(url) if isinstance(url, str) else url
     if target.secure and ssl_context is None:
         ssl_context = client_ssl_context()
-    attempt = 0
-    while True:
-        try:
-            with trio.fail_after(_or_inf(connect_timeout)):
-                stream = await trio.open_tcp_stream(target.host, target.port)
-        except OSError as exc:
-            if attempt >= max_retries:
-                raise
-            attempt += 1
-            logger.debug(
-                "connecting to %s:%s failed (%s); retry %d/%d in %s s",
-                target.host,
-                target.port,
-                exc,
-                attempt,
-                max_retries,
-                retry_delay,
-            )
-            await trio.sleep(retry_delay)
-            continue
-        break
+    if stream is None:
+        stream = await _connect_tcp(target, connect_timeout, retry_delay, max_retries)
     try:
         with trio.fail_after(_or_inf(connect_timeout)):
             transport: trio.abc.Stream = stream
@@ -181,6 +168,34 @@ async def connect_websocket(
     if timeouts.ping_interval is not None:
         nursery.start_soon(keepalive, websocket, timeouts.ping_interval, timeouts.ping_timeout)
     return websocket
+
+
+async def _connect_tcp(
+    target: WebSocketURL, connect_timeout: float | None, retry_delay: float, max_retries: int
+) -> trio.SocketStream:
+    """Open the TCP connection, retrying failed attempts (CAF's ``retry_delay`` and
+    ``max_retry_count``)."""
+    attempt = 0
+    while True:
+        try:
+            with trio.fail_after(_or_inf(connect_timeout)):
+                stream = await trio.open_tcp_stream(target.host, target.port)
+        except (OSError, trio.TooSlowError) as exc:
+            if attempt >= max_retries:
+                raise
+            attempt += 1
+            logger.debug(
+                "connecting to %s:%s failed (%s); retry %d/%d in %s s",
+                target.host,
+                target.port,
+                exc,
+                attempt,
+                max_retries,
+                retry_delay,
+            )
+            await trio.sleep(retry_delay)
+            continue
+        return stream
 
 
 async def _handshake(

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 from ._exceptions import InvalidHandshake
-from ._registry import Registry
+from ._registry import Activation, Handler, Registry
 from ._sansio._http import Headers, Request
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "Router",
+    "UpgradeTo",
     "split_target",
 ]
 
@@ -85,7 +86,33 @@ class HttpResponse:
         return cls(status, (("Content-Type", "text/html; charset=utf-8"),), html.encode())
 
 
-HttpHandler: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResponse]]
+@dataclass(frozen=True, slots=True)
+class UpgradeTo:
+    """What an HTTP handler returns to upgrade its request to a WebSocket after all.
+
+    The request is then validated as an opening handshake (RFC 6455 §4.2.1) and, if valid,
+    answered with 101 and served by ``handler``.
+
+    Attributes:
+        handler: the coroutine that serves the connection.
+        subprotocol: answered when the client offered it; the handler runs either way.
+        activation: ``"delayed"`` to read nothing until ``ws.activate()``.
+    """
+
+    handler: Handler
+    subprotocol: str | None = None
+    activation: Activation = "immediate"
+
+    def registry(self) -> Registry:
+        """A registry that sends every client to :attr:`handler`."""
+        registry = Registry(fallback_to_default=True)
+        if self.subprotocol is not None:
+            registry.register(self.subprotocol, self.handler, activation=self.activation)
+        registry.register(None, self.handler, activation=self.activation)
+        return registry
+
+
+HttpHandler: TypeAlias = Callable[[HttpRequest], Awaitable["HttpResponse | UpgradeTo"]]
 
 
 @dataclass(frozen=True, slots=True)

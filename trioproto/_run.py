@@ -13,14 +13,13 @@ from typing import TextIO
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._registry import Registry
-from ._server import WebSocketServer, serve
+from ._server import App, WebSocketServer, serve
 
 __all__ = ["run", "serve_until_signal"]
 
 
 async def serve_until_signal(
-    registry: Registry,
+    app: App,
     port: int = 0,
     *,
     host: str | None = "127.0.0.1",
@@ -38,7 +37,7 @@ async def serve_until_signal(
         async with trio.open_nursery() as nursery:
             server: WebSocketServer = await nursery.start(
                 lambda task_status: serve(
-                    registry,
+                    app,
                     port,
                     host=host,
                     unix_path=unix_path,
@@ -72,6 +71,6 @@ def server_url(
     return f"{scheme}://{shown}:{server.port}/"
 
 
-def run(registry: Registry, port: int = 8000, **kwargs: object) -> None:
+def run(app: App, port: int = 8000, **kwargs: object) -> None:
     """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts)."""
-    trio.run(lambda: serve_until_signal(registry, port, **kwargs))  # type: ignore[arg-type]
+    trio.run(lambda: serve_until_signal(app, port, **kwargs))  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ from ._connection import WebSocket, keepalive
 from ._exceptions import InvalidHandshake
 from ._registry import Registry, Selection
 from ._request import Accept, Reject, WebSocketRequest
-from ._routing import HttpMatch, HttpRequest, Router, WebSocketMatch, split_target
+from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch, split_target
 from ._sansio._codec import Codec, Role
 from ._sansio._handshake import (
     accept_response,
@@ -58,6 +58,10 @@ App: TypeAlias = Registry | Router
 HandshakeHook: TypeAlias = Callable[[WebSocketRequest, str | None], Awaitable[Accept | Reject | None]]
 
 logger = logging.getLogger("trioproto")
+
+#: What a successful handshake hands to the handler: its request view, the chosen handler and
+#: the bytes received after the request head.
+_Accepted: TypeAlias = tuple[WebSocketRequest, Selection, bytes]
 
 # Errors from accept() that mean "out of resources now", not "listener broken"; trio's
 # serve_listeners sleeps and retries on the same set.
@@ -208,40 +212,73 @@ class WebSocketServer:
                 raise
             nursery.start_soon(self._serve_connection, stream, token)
 
-    async def _serve_connection(self, tcp_stream: trio.SocketStream, token: object) -> None:
-        stream: trio.abc.Stream = tcp_stream
+    async def handle_stream(self, stream: trio.abc.Stream, *, remote: object = None) -> None:
+        """Serve one connection that is already accepted: the opening handshake (or an HTTP
+        route), then the handler, until the connection ends.
+
+        This is what the accept loop runs for every client; call it yourself to serve a stream
+        from elsewhere (an in-memory stream in tests, a stream your own listener accepted).
+        It never raises except for cancellation; the stream is closed when it returns.
+        """
         try:
-            remote = _peer_address(tcp_stream)
             with trio.move_on_after(_or_inf(self._timeouts.handshake)) as timeout_scope:
-                if self._ssl_context is not None:
-                    stream = trio.SSLStream(
-                        tcp_stream, self._ssl_context, server_side=True, https_compatible=True
-                    )
                 accepted = await self._handshake(stream, remote)
             if timeout_scope.cancelled_caught:
                 self._failed += 1
                 logger.debug("opening handshake from %s timed out", remote)
                 return
-            if accepted is None:
-                return
-            await self._run_handler(stream, remote, *accepted)
+            if accepted is not None:
+                await self._run_handler(stream, remote, *accepted)
         except Exception:
             # A bug in trioproto itself must not take the server down either.
             logger.exception("internal error on a connection; it was dropped")
         finally:
             await trio.aclose_forcefully(stream)
+
+    async def upgrade(
+        self,
+        stream: trio.abc.Stream,
+        request: Request,
+        *,
+        trailing_data: bytes = b"",
+        remote: object = None,
+    ) -> None:
+        """Upgrade a request someone else already read (the embedding case), then serve it.
+
+        ``request`` is the parsed head and ``trailing_data`` whatever was read after it, so no
+        frame is lost. The request is routed and validated as if this server had read it; an
+        invalid one gets its HTTP error answer. Returns when the connection ends; the stream is
+        closed then.
+        """
+        try:
+            with trio.move_on_after(_or_inf(self._timeouts.handshake)) as timeout_scope:
+                accepted = await self._answer(stream, request, trailing_data, remote)
+            if timeout_scope.cancelled_caught:
+                self._failed += 1
+                return
+            if accepted is not None:
+                await self._run_handler(stream, remote, *accepted)
+        except Exception:
+            logger.exception("internal error on a connection; it was dropped")
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _serve_connection(self, tcp_stream: trio.SocketStream, token: object) -> None:
+        try:
+            stream: trio.abc.Stream = tcp_stream
+            if self._ssl_context is not None:
+                # The TLS handshake happens on the first read, inside the handshake timeout.
+                stream = trio.SSLStream(
+                    tcp_stream, self._ssl_context, server_side=True, https_compatible=True
+                )
+            await self.handle_stream(stream, remote=_peer_address(tcp_stream))
+        finally:
+            await trio.aclose_forcefully(tcp_stream)
             if self._limiter is not None:
                 self._limiter.release_on_behalf_of(token)
 
-    async def _handshake(
-        self, stream: trio.abc.Stream, remote: object
-    ) -> tuple[WebSocketRequest, Selection, bytes, tuple[tuple[str, str], ...]] | None:
-        """Read and answer the opening handshake (RFC 6455 §4.2), or serve a plain HTTP route.
-
-        Returns the handler's request view, the chosen handler, the bytes received after the
-        request head and extra response headers; or ``None`` once the connection is answered
-        otherwise (an HTTP route, an error status) or lost.
-        """
+    async def _handshake(self, stream: trio.abc.Stream, remote: object) -> _Accepted | None:
+        """Read the request head, then answer it (see :meth:`_answer`)."""
         self._handshaking.add(stream)
         try:
             parser = RequestHeadParser(self._limits)
@@ -255,50 +292,67 @@ class WebSocketServer:
                     request = parser.feed(data)
                     if request is not None:
                         break
-                if self._closing:
-                    raise InvalidHandshake("server shutting down", 503)
-                path, query = split_target(request.target)
-                match = self._resolve(request, path)
-                if isinstance(match, HttpMatch):
-                    await self._serve_http(stream, request, match, path, query, remote)
-                    return None
-                handshake = validate_request(request)
-                self._check_origin(handshake.origin)
-                selection = match.registry.select(handshake.subprotocols)
-                ws_request = WebSocketRequest.from_handshake(
-                    handshake, path_params=match.path_params, remote=remote
-                )
-                extra_headers: tuple[tuple[str, str], ...] = ()
-                if self._on_handshake is not None:
-                    decision = await self._on_handshake(ws_request, selection.subprotocol)
-                    if isinstance(decision, Reject):
-                        self._rejected += 1
-                        logger.debug(
-                            "handshake hook rejected %s: %d %s", remote, decision.status, decision.body
-                        )
-                        await _send_quietly(
-                            stream, reject_response(decision.status, decision.body, decision.headers)
-                        )
-                        return None
-                    if isinstance(decision, Accept):
-                        extra_headers = decision.headers
             except InvalidHandshake as exc:
-                self._rejected += 1
-                logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
-                await _send_quietly(stream, reject_error(exc))
+                await self._refuse(stream, remote, exc)
                 return None
-            await stream.send_all(
-                accept_response(
-                    handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers
-                )
-            )
-            return ws_request, selection, parser.trailing_data, extra_headers
+            return await self._answer(stream, request, parser.trailing_data, remote)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._failed += 1
             logger.debug("handshake with %s failed: %r", remote, exc)
             return None
         finally:
             self._handshaking.discard(stream)
+
+    async def _answer(
+        self, stream: trio.abc.Stream, request: Request, trailing_data: bytes, remote: object
+    ) -> _Accepted | None:
+        """Route a request: serve an HTTP route, refuse it, or send the 101 (RFC 6455 §4.2.2).
+
+        Returns what the handler needs, or ``None`` once the request is answered otherwise.
+        """
+        try:
+            if self._closing:
+                raise InvalidHandshake("server shutting down", 503)
+            path, query = split_target(request.target)
+            match = self._resolve(request, path)
+            if isinstance(match, HttpMatch):
+                upgrade = await self._serve_http(stream, request, match, path, query, remote)
+                if upgrade is None:
+                    return None
+                match = WebSocketMatch(upgrade.registry(), match.path_params)
+            handshake = validate_request(request)
+            self._check_origin(handshake.origin)
+            selection = match.registry.select(handshake.subprotocols)
+            ws_request = WebSocketRequest.from_handshake(
+                handshake, path_params=match.path_params, remote=remote
+            )
+            extra_headers: tuple[tuple[str, str], ...] = ()
+            if self._on_handshake is not None:
+                decision = await self._decide(ws_request, selection.subprotocol)
+                if isinstance(decision, Reject):
+                    raise InvalidHandshake(decision.body, decision.status, decision.headers)
+                if isinstance(decision, Accept):
+                    extra_headers = decision.headers
+        except InvalidHandshake as exc:
+            await self._refuse(stream, remote, exc)
+            return None
+        await stream.send_all(
+            accept_response(handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers)
+        )
+        return ws_request, selection, trailing_data
+
+    async def _decide(self, request: WebSocketRequest, subprotocol: str | None) -> Accept | Reject | None:
+        assert self._on_handshake is not None
+        try:
+            return await self._on_handshake(request, subprotocol)
+        except Exception:
+            logger.exception("the handshake hook raised on %s; answering 500", request.path)
+            raise InvalidHandshake("internal server error", 500) from None
+
+    async def _refuse(self, stream: trio.abc.Stream, remote: object, exc: InvalidHandshake) -> None:
+        self._rejected += 1
+        logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
+        await _send_quietly(stream, reject_error(exc))
 
     def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
         if isinstance(self.app, Router):
@@ -318,8 +372,9 @@ class WebSocketServer:
         path: str,
         query: dict[str, list[str]],
         remote: object,
-    ) -> None:
-        """Answer a plain HTTP route, then close (``Connection: close``)."""
+    ) -> UpgradeTo | None:
+        """Answer a plain HTTP route, then close (``Connection: close``); or return the
+        handler's decision to upgrade after all."""
         http_request = HttpRequest(
             request.method, path, query, request.headers, match.path_params, remote
         )
@@ -329,12 +384,15 @@ class WebSocketServer:
             logger.exception("HTTP handler for %s raised; answering 500", path)
             response_bytes = reject_response(500, "internal server error")
         else:
+            if isinstance(response, UpgradeTo):
+                return response
             headers = [*response.headers, ("Connection", "close")]
             response_bytes = serialize_response(response.status, headers, response.body)
             if request.method == "HEAD":
                 # Same headers (Content-Length included), no body (RFC 9110 §9.3.2).
                 response_bytes = response_bytes[: len(response_bytes) - len(response.body)]
         await _send_quietly(stream, response_bytes)
+        return None
 
     async def _run_handler(
         self,
@@ -343,7 +401,6 @@ class WebSocketServer:
         request: WebSocketRequest,
         selection: Selection,
         trailing_data: bytes,
-        extra_headers: tuple[tuple[str, str], ...],
     ) -> None:
         codec = Codec(Role.SERVER, limits=self._limits, trailing_data=trailing_data)
         self._total += 1

@@ -1,5 +1,8 @@
 """Helpers to test WebSocket handlers, shipped like :mod:`trio.testing`."""
 
+from ._client import TestClient as TestClient
+from ._client import open_test_client as open_test_client
+from ._client import open_test_server as open_test_server
 from ._pair import memory_websocket_pair as memory_websocket_pair
 
-__all__ = ["memory_websocket_pair"]
+__all__ = ["TestClient", "memory_websocket_pair", "open_test_client", "open_test_server"]

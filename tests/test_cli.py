@@ -1,0 +1,99 @@
+"""Tests for the command line: the echo example as a subprocess, SIGINT stops it cleanly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+import trioproto
+from trioproto._cli import load_target, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _start(*args: str) -> tuple[trio.Process, str]:
+    """Start ``python -m trioproto ARGS`` in the repository root; return it and its URL."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "trioproto", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    buffer = b""
+    with trio.fail_after(20):
+        while b"\n" not in buffer:
+            chunk = await process.stdout.receive_some()
+            assert chunk, "the server exited before printing its URL"
+            buffer += chunk
+    line = buffer.split(b"\n")[0].decode()
+    assert line.startswith("serving on ")
+    return process, line.removeprefix("serving on ")
+
+
+async def _stop(process: trio.Process) -> int:
+    process.send_signal(signal.SIGINT)
+    with trio.fail_after(20):
+        return await process.wait()
+
+
+async def test_serve_echo_example_then_sigint() -> None:
+    process, url = await _start(
+        "serve", "examples.echo:registry", "--port", "0", "--max-message-size", "16777216"
+    )
+    try:
+        assert url.startswith("ws://127.0.0.1:")
+        async with trioproto.open_websocket(url, max_message_size=None) as ws:
+            await ws.send("hello")
+            assert await ws.receive() == "hello"
+            big = b"\xab" * (2 * 1024 * 1024)  # over the default 1 MiB, under 16 MiB
+            await ws.send(big)
+            assert await ws.receive() == big
+        async with trioproto.open_websocket(url) as ws:
+            assert await _stop(process) == 0
+            with pytest.raises(trio.EndOfChannel):
+                await ws.receive()  # the server said 1001 going away
+            assert ws.closed is not None and ws.closed.code == 1001
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sigterm_also_stops_gracefully() -> None:
+    process, _url = await _start("serve", "examples.echo:registry", "--port", "0")
+    process.send_signal(signal.SIGTERM)
+    with trio.fail_after(20):
+        assert await process.wait() == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "nocolon"], "expected MODULE:ATTR"),
+        (["serve", "examples.echo:nothing"], "has no attribute"),
+        (["serve", "examples.echo:sys"], "not a trioproto.Registry or Router"),
+        (["serve", "no_such_module_here:x"], "No module named"),
+        (["serve", "examples.echo:registry", "--certfile", "c.pem"], "go together"),
+        (["serve", "examples.echo:registry", "--max-message-size", "-1"], "must not be negative"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_load_target_accepts_registry_and_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert isinstance(load_target("examples.echo:registry"), trioproto.Registry)
+    assert isinstance(load_target("examples.quotes:router"), trioproto.Router)

@@ -1,0 +1,192 @@
+"""Tests for trioproto._client: against the `websockets` library's server (an independent
+implementation) and against our own, plus retries and timeouts under a virtual clock."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import trio
+import trio.testing
+from websockets.trio.server import serve as peer_serve
+
+import trioproto
+import trioproto.testing
+from trioproto._url import parse_url
+
+
+async def _peer_echo(connection: object) -> None:
+    async for message in connection:  # type: ignore[attr-defined]
+        await connection.send(message)  # type: ignore[attr-defined]
+
+
+async def _start_peer(nursery: trio.Nursery, **kwargs: object) -> int:
+    server = await nursery.start(
+        functools.partial(peer_serve, _peer_echo, 0, host="127.0.0.1", **kwargs)  # type: ignore[arg-type]
+    )
+    return int(server.listeners[0].socket.getsockname()[1])
+
+
+async def test_client_against_websockets_server(nursery: trio.Nursery) -> None:
+    port = await _start_peer(nursery, subprotocols=["chat", "superchat"], compression=None)
+    async with trioproto.open_websocket(
+        f"ws://127.0.0.1:{port}/path?q=1", subprotocols=["superchat", "other"]
+    ) as ws:
+        assert ws.subprotocol == "superchat"
+        await ws.send("héllo")
+        assert await ws.receive() == "héllo"
+        await ws.send(b"\x00" * 100_000)
+        assert await ws.receive() == b"\x00" * 100_000
+        await ws.send_fragment("frag", final=False)
+        await ws.send_fragment("ment", final=True)
+        assert await ws.receive() == "fragment"
+        await ws.ping(b"are you there")
+    assert ws.closed is not None
+    assert ws.closed.code == 1000
+    assert ws.closed.clean
+    nursery.cancel_scope.cancel()
+
+
+async def test_client_masks_every_frame(nursery: trio.Nursery) -> None:
+    """The websockets server fails unmasked client frames with 1002 (RFC 6455 §5.1); a long
+    conversation staying open shows every frame was masked."""
+    port = await _start_peer(nursery, compression=None)
+    async with trioproto.open_websocket(f"ws://127.0.0.1:{port}/") as ws:
+        for index in range(50):
+            await ws.send(f"message {index}")
+            assert await ws.receive() == f"message {index}"
+    nursery.cancel_scope.cancel()
+
+
+async def test_rejected_handshake_exposes_status_and_body(nursery: trio.Nursery) -> None:
+    registry = trioproto.Registry()
+    registry.register("chat", _peer_echo)  # type: ignore[arg-type]
+    server = await trioproto.testing.open_test_server(nursery, registry)
+    with pytest.raises(trioproto.HandshakeRejected) as info:
+        async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/"):
+            pass  # pragma: no cover
+    assert info.value.status == 400
+    assert b"a subprotocol is required" in info.value.body
+    assert ("Content-Type", "text/plain; charset=utf-8") in info.value.headers
+    await server.aclose()
+
+
+async def test_error_in_block_closes_with_1011_and_propagates_unwrapped(
+    nursery: trio.Nursery,
+) -> None:
+    closed_with: list[int] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        try:
+            await ws.receive()
+        except trioproto.ConnectionClosed as exc:
+            closed_with.append(exc.code)
+
+    server = await trioproto.testing.open_test_server(nursery, registry)
+    with pytest.raises(KeyError):
+        async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/"):
+            raise KeyError("not wrapped in an ExceptionGroup")
+    await server.aclose()
+    assert closed_with == [1011]
+
+
+async def _closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    sock = trio.socket.socket()
+    await sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+async def test_retries_against_refusing_port(autojump_clock: trio.testing.MockClock) -> None:
+    port = await _closed_port()
+    start = trio.current_time()
+    with pytest.raises(OSError):
+        async with trioproto.open_websocket(
+            f"ws://127.0.0.1:{port}/", retry_delay=2.5, max_retries=3
+        ):
+            pass  # pragma: no cover
+    assert trio.current_time() - start == pytest.approx(7.5)
+
+
+async def test_retry_succeeds_once_server_appears(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    port = await _closed_port()
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def hello(ws: trioproto.WebSocket) -> None:
+        await ws.send("hello")
+
+    async def start_later() -> None:
+        await trio.sleep(3)
+        await nursery.start(
+            functools.partial(trioproto.serve, registry, port, host="127.0.0.1")
+        )
+
+    nursery.start_soon(start_later)
+    async with trioproto.open_websocket(
+        f"ws://127.0.0.1:{port}/", retry_delay=1, max_retries=10
+    ) as ws:
+        assert await ws.receive() == "hello"
+    assert trio.current_time() >= 3
+    nursery.cancel_scope.cancel()
+
+
+async def test_server_that_never_answers_times_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        silent: list[trio.SocketStream] = []
+
+        async def accept_and_ignore() -> None:
+            while True:
+                silent.append(await listeners[0].accept())
+
+        nursery.start_soon(accept_and_ignore)
+        start = trio.current_time()
+        with pytest.raises(trio.TooSlowError):
+            async with trioproto.open_websocket(f"ws://127.0.0.1:{port}/", connect_timeout=5):
+                pass  # pragma: no cover
+        assert trio.current_time() - start == pytest.approx(5)
+        nursery.cancel_scope.cancel()
+    for stream in silent:
+        await stream.aclose()
+    await listeners[0].aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "secure", "host", "port", "resource", "host_header"),
+    [
+        ("ws://example.com", False, "example.com", 80, "/", "example.com"),
+        ("wss://example.com/a/b?c=d", True, "example.com", 443, "/a/b?c=d", "example.com"),
+        ("ws://127.0.0.1:8080/x", False, "127.0.0.1", 8080, "/x", "127.0.0.1:8080"),
+        ("wss://[::1]:9443/", True, "::1", 9443, "/", "[::1]:9443"),
+        ("WS://Example.com:80/", False, "example.com", 80, "/", "example.com"),
+    ],
+)
+def test_parse_url(
+    url: str, secure: bool, host: str, port: int, resource: str, host_header: str
+) -> None:
+    parsed = parse_url(url)
+    assert (parsed.secure, parsed.host, parsed.port, parsed.resource) == (
+        secure,
+        host,
+        port,
+        resource,
+    )
+    assert parsed.host_header == host_header
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com/", "ws:///path", "ws://example.com/#frag", "ws://h:99999/"]
+)
+def test_parse_url_rejects(url: str) -> None:
+    with pytest.raises(ValueError):
+        parse_url(url)

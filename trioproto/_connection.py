@@ -307,14 +307,7 @@ class WebSocket:
         stream = self._stream
         try:
             while True:
-                try:
-                    data = await stream.receive_some(RECEIVE_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                if data:
-                    codec.receive_data(data)
-                else:
-                    codec.receive_eof()
+                # Events first: the codec may hold frames from the handshake's trailing data.
                 for event in codec.events():
                     if type(event) is Message:
                         await self._enqueue(event.data)
@@ -328,6 +321,14 @@ class WebSocket:
                     break
                 if codec.has_data_to_send and not self._writing:
                     await self._write(None)
+                try:
+                    data = await stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+                if data:
+                    codec.receive_data(data)
+                else:
+                    codec.receive_eof()
         except ConnectionClosed:
             pass
         finally:

@@ -8,7 +8,7 @@ Layer 2: no trio import. Rules:
   and a set of methods to a coroutine ``handler(request) -> HttpResponse``. GET routes answer
   HEAD too, without the body (RFC 9110 §9.3.2).
 * Resolution answers, in this order: a WebSocket upgrade on a WebSocket route; an HTTP route for
-  the method; 426 for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with
+  the method (upgrade requests included: its handler may return :class:`UpgradeTo`); 426 for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with
   ``Allow`` for a known path with another method; 404 otherwise.
 """
 
@@ -235,7 +235,9 @@ class Router:
                 websocket_only = True
                 continue
             assert route.handler is not None
-            if request.method in route.methods and not wants_upgrade:
+            if request.method in route.methods:
+                # Upgrade requests too: the handler may answer UpgradeTo (RFC 9110 §7.8
+                # lets a server ignore Upgrade and answer in HTTP).
                 return HttpMatch(route.handler, params)
             allowed |= route.methods
         if websocket_only and not allowed:

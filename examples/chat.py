@@ -7,6 +7,7 @@ Two subprotocols in one registry: ``chat`` (text messages, broadcast) and ``chat
     python -m trioproto serve examples.chat:registry --port 8000
 """
 
+import contextlib
 import json
 import sys
 
@@ -26,18 +27,14 @@ class Room:
 
     async def broadcast(self, text: str) -> None:
         for member in list(self.members.values()):
-            try:
+            with contextlib.suppress(trioproto.ConnectionClosed):
                 await member.outbound.send(text)
-            except trioproto.ConnectionClosed:
-                pass  # that member is leaving; its own handler cleans up
 
     async def announce_members(self) -> None:
         listing = json.dumps(sorted(self.members))
         for watcher in list(self.watchers):
-            try:
+            with contextlib.suppress(trioproto.ConnectionClosed):
                 await watcher.outbound.send(listing)
-            except trioproto.ConnectionClosed:
-                pass
 
 
 room = Room()

@@ -8,6 +8,7 @@ gracefully: every client gets 1001 and the handlers finish before the app exits.
 """
 
 import argparse
+import contextlib
 import functools
 import signal
 
@@ -35,10 +36,8 @@ async def ticker(interval: float) -> None:
         await trio.sleep(interval)
         count += 1
         for ws in list(subscribers):
-            try:
+            with contextlib.suppress(trioproto.ConnectionClosed):
                 await ws.outbound.send(f"tick {count}")
-            except trioproto.ConnectionClosed:
-                pass
 
 
 async def main(port: int, seconds: float | None) -> None:

@@ -84,7 +84,10 @@ async def test_sigterm_also_stops_gracefully() -> None:
     ],
 )
 def test_bad_arguments_exit_2(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(ROOT)
     with pytest.raises(SystemExit) as info:

@@ -104,7 +104,7 @@ async def _closed_port() -> int:
 async def test_retries_against_refusing_port(autojump_clock: trio.testing.MockClock) -> None:
     port = await _closed_port()
     start = trio.current_time()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="onnect"):
         async with trioproto.open_websocket(
             f"ws://127.0.0.1:{port}/", retry_delay=2.5, max_retries=3
         ):
@@ -124,9 +124,7 @@ async def test_retry_succeeds_once_server_appears(
 
     async def start_later() -> None:
         await trio.sleep(3)
-        await nursery.start(
-            functools.partial(trioproto.serve, registry, port, host="127.0.0.1")
-        )
+        await nursery.start(functools.partial(trioproto.serve, registry, port, host="127.0.0.1"))
 
     nursery.start_soon(start_later)
     async with trioproto.open_websocket(
@@ -188,5 +186,5 @@ def test_parse_url(
     "url", ["http://example.com/", "ws:///path", "ws://example.com/#frag", "ws://h:99999/"]
 )
 def test_parse_url_rejects(url: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"WebSocket URL|no host|fragment|[Pp]ort"):
         parse_url(url)

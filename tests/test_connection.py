@@ -201,7 +201,9 @@ async def test_delayed_activation_reads_nothing_until_activated() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_keepalive_fails_silent_peer_with_1011(autojump_clock: trio.testing.MockClock) -> None:
+async def test_keepalive_fails_silent_peer_with_1011(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """No pong within ping_timeout: the connection is failed with 1011 (design.md Limits)."""
     from trioproto._connection import keepalive
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 import pytest
 import trio
@@ -18,11 +19,11 @@ from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 from trioproto.testing import open_test_server
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
 
 def _request(path: str = "/", key: str | None = None) -> bytes:
-    return client_request(
-        host="127.0.0.1", resource=path, key=key or generate_key(os.urandom(16))
-    )
+    return client_request(host="127.0.0.1", resource=path, key=key or generate_key(os.urandom(16)))
 
 
 async def _read_response_head(stream: trio.SocketStream) -> tuple[int, Codec]:
@@ -135,7 +136,9 @@ async def test_upgrade_stream_from_another_http_server(nursery: trio.Nursery) ->
     client = Codec(Role.CLIENT)
     client.send_message("in the request's segment")
     request = client_request(
-        host="127.0.0.1", resource="/upgrade-me", key=generate_key(os.urandom(16)),
+        host="127.0.0.1",
+        resource="/upgrade-me",
+        key=generate_key(os.urandom(16)),
         subprotocols=["chat"],
     )
     await stream.send_all(request + client.data_to_send())
@@ -171,9 +174,7 @@ async def test_http_route_can_decide_to_upgrade(nursery: trio.Nursery) -> None:
 
 
 async def test_delayed_example(nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pathlib import Path
-
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    monkeypatch.syspath_prepend(ROOT)
     from examples import delayed
 
     server = await open_test_server(nursery, delayed.registry)

@@ -3,10 +3,18 @@
 This module only re-exports the public names defined in private modules.
 """
 
+from ._channels import MessageReceiveChannel as MessageReceiveChannel
+from ._channels import MessageSendChannel as MessageSendChannel
+from ._channels import WebSocketStream as WebSocketStream
+from ._client import connect_websocket as connect_websocket
+from ._client import open_websocket as open_websocket
+from ._closed import ConnectionClosed as ConnectionClosed
 from ._config import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._config import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
 from ._config import Limits as Limits
 from ._config import Timeouts as Timeouts
+from ._connection import ConnectionStatistics as ConnectionStatistics
+from ._connection import WebSocket as WebSocket
 from ._exceptions import HandshakeError as HandshakeError
 from ._exceptions import HandshakeRejected as HandshakeRejected
 from ._exceptions import InvalidHandshake as InvalidHandshake
@@ -15,26 +23,18 @@ from ._exceptions import PayloadTooBig as PayloadTooBig
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import RemoteProtocolError as RemoteProtocolError
 from ._exceptions import TrioprotoError as TrioprotoError
-from ._channels import MessageReceiveChannel as MessageReceiveChannel
-from ._channels import MessageSendChannel as MessageSendChannel
-from ._channels import WebSocketStream as WebSocketStream
-from ._closed import ConnectionClosed as ConnectionClosed
-from ._connection import ConnectionStatistics as ConnectionStatistics
-from ._connection import WebSocket as WebSocket
-from ._client import connect_websocket as connect_websocket
-from ._client import open_websocket as open_websocket
 from ._registry import Registry as Registry
 from ._request import Accept as Accept
 from ._request import Reject as Reject
+from ._request import WebSocketRequest as WebSocketRequest
 from ._routing import HttpRequest as HttpRequest
 from ._routing import HttpResponse as HttpResponse
 from ._routing import Router as Router
 from ._routing import UpgradeTo as UpgradeTo
-from ._request import WebSocketRequest as WebSocketRequest
 from ._run import run as run
 from ._run import serve_until_signal as serve_until_signal
-from ._server import ServerStatistics as ServerStatistics
 from ._server import App as App
+from ._server import ServerStatistics as ServerStatistics
 from ._server import WebSocketServer as WebSocketServer
 from ._server import serve as serve
 from ._tls import client_ssl_context as client_ssl_context

@@ -88,7 +88,7 @@ def load_target(target: str) -> Registry | Router:
     except AttributeError:
         raise ValueError(f"module {module_name!r} has no attribute {attribute!r}") from None
     if not isinstance(value, Registry | Router):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - reported to the user as a usage error
             f"{target} is a {type(value).__name__}, not a trioproto.Registry or Router"
         )
     return value

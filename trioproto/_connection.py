@@ -309,9 +309,7 @@ class WebSocket:
             while True:
                 # Events first: the codec may hold frames from the handshake's trailing data.
                 for event in codec.events():
-                    if type(event) is Message:
-                        await self._enqueue(event.data)
-                    elif type(event) is MessageFragment:  # pragma: no cover - not enabled here
+                    if type(event) is Message or type(event) is MessageFragment:
                         await self._enqueue(event.data)
                     elif type(event) is Pong:
                         self._acknowledge_pong(event.payload)

@@ -7,9 +7,10 @@ Layer 2: no trio import. Rules:
 * A WebSocket route binds a path to a :class:`~trioproto.Registry`; an HTTP route binds a path
   and a set of methods to a coroutine ``handler(request) -> HttpResponse``. GET routes answer
   HEAD too, without the body (RFC 9110 §9.3.2).
-* Resolution answers, in this order: a WebSocket upgrade on a WebSocket route; an HTTP route for
-  the method (upgrade requests included: its handler may return :class:`UpgradeTo`); 426 for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with
-  ``Allow`` for a known path with another method; 404 otherwise.
+* Resolution answers, in this order: a WebSocket upgrade on a WebSocket route; an HTTP route
+  for the method (upgrade requests included: its handler may return :class:`UpgradeTo`); 426
+  for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with ``Allow`` for a
+  known path with another method; 404 otherwise.
 """
 
 from __future__ import annotations
@@ -203,7 +204,9 @@ class Router:
 
         def decorate(handler: HttpHandler) -> HttpHandler:
             self._routes.append(
-                _Route(pattern, compile_pattern(pattern), handler=handler, methods=frozenset(allowed))
+                _Route(
+                    pattern, compile_pattern(pattern), handler=handler, methods=frozenset(allowed)
+                )
             )
             return handler
 

@@ -48,7 +48,9 @@ async def serve_until_signal(
                 )
             )
             if announce is not None:
-                print(f"serving on {server_url(server, host, unix_path, ssl_context)}", file=announce)
+                print(
+                    f"serving on {server_url(server, host, unix_path, ssl_context)}", file=announce
+                )
                 announce.flush()
             async for _ in signals:
                 break

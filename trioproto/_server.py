@@ -21,6 +21,7 @@ for the handlers to return before cancelling the stragglers.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -55,7 +56,9 @@ __all__ = ["App", "HandshakeHook", "ServerStatistics", "WebSocketServer", "serve
 #: What a server serves: one registry on every path, or a router of paths.
 App: TypeAlias = Registry | Router
 #: Called with the request and the chosen subprotocol before the 101 is sent.
-HandshakeHook: TypeAlias = Callable[[WebSocketRequest, str | None], Awaitable[Accept | Reject | None]]
+HandshakeHook: TypeAlias = Callable[
+    [WebSocketRequest, str | None], Awaitable[Accept | Reject | None]
+]
 
 logger = logging.getLogger("trioproto")
 
@@ -337,11 +340,15 @@ class WebSocketServer:
             await self._refuse(stream, remote, exc)
             return None
         await stream.send_all(
-            accept_response(handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers)
+            accept_response(
+                handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers
+            )
         )
         return ws_request, selection, trailing_data
 
-    async def _decide(self, request: WebSocketRequest, subprotocol: str | None) -> Accept | Reject | None:
+    async def _decide(
+        self, request: WebSocketRequest, subprotocol: str | None
+    ) -> Accept | Reject | None:
         assert self._on_handshake is not None
         try:
             return await self._on_handshake(request, subprotocol)
@@ -423,7 +430,10 @@ class WebSocketServer:
                     nursery.start_soon(_activation_watchdog, websocket, self._timeouts.activation)
                 if self._timeouts.ping_interval is not None:
                     nursery.start_soon(
-                        keepalive, websocket, self._timeouts.ping_interval, self._timeouts.ping_timeout
+                        keepalive,
+                        websocket,
+                        self._timeouts.ping_interval,
+                        self._timeouts.ping_timeout,
                     )
                 code, reason = 1000, ""
                 try:
@@ -517,8 +527,8 @@ async def _open_tcp_listeners(
 async def _open_unix_listener(path: str, backlog: int | None) -> trio.SocketListener:
     sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
     try:
-        if os.path.exists(path) and _is_socket(path):
-            os.unlink(path)  # a stale socket from a previous run
+        if _is_stale_socket(path):
+            os.unlink(path)  # left behind by a previous run
         await sock.bind(path)
         sock.listen(backlog if backlog is not None else 0xFFFF)
     except BaseException:
@@ -527,8 +537,12 @@ async def _open_unix_listener(path: str, backlog: int | None) -> trio.SocketList
     return trio.SocketListener(sock)
 
 
-def _is_socket(path: str) -> bool:
-    return stat.S_ISSOCK(os.stat(path).st_mode)
+def _is_stale_socket(path: str) -> bool:
+    """Whether ``path`` is a Unix socket file (never unlink a regular file by mistake)."""
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 # ------------------------------------------------------------------- helpers
@@ -549,10 +563,8 @@ def _is_connection_closed(exc: BaseException) -> bool:
 
 
 async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
-    try:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
         await stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:

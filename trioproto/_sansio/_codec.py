@@ -270,9 +270,7 @@ class Codec:
     def _check_header(self, first: int, opcode: int, length: int, unmasked: bool) -> None:
         """Validate a frame header before any of its payload is read (RFC 6455 §5.2-§5.5)."""
         if first & _RSV_BITS and (
-            first & _RSV_BITS != _RSV1
-            or self.compression is None
-            or opcode not in (_TEXT, _BINARY)
+            first & _RSV_BITS != _RSV1 or self.compression is None or opcode not in (_TEXT, _BINARY)
         ):
             raise RemoteProtocolError("reserved bits set without a negotiated extension")
         if opcode not in _KNOWN_OPCODES:
@@ -355,11 +353,11 @@ class Codec:
     def _deliver(self, final: bool) -> None:
         parts = self._message_parts
         self._message_parts = []
-        data: str | bytes
-        if self._message_opcode == _TEXT:
-            data = "".join(parts)  # type: ignore[arg-type]
-        else:
-            data = b"".join(parts)  # type: ignore[arg-type]
+        data: str | bytes = (
+            "".join(parts)  # type: ignore[arg-type]
+            if self._message_opcode == _TEXT
+            else b"".join(parts)  # type: ignore[arg-type]
+        )
         if self.fragments:
             self._events.append(MessageFragment(data, final))
         else:

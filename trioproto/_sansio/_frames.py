@@ -25,8 +25,8 @@ from ._mask import apply_mask
 __all__ = [
     "CONTROL_OPCODES",
     "DATA_OPCODES",
-    "MAX_CONTROL_PAYLOAD",
     "MAX_CLOSE_REASON",
+    "MAX_CONTROL_PAYLOAD",
     "CloseCode",
     "Opcode",
     "is_sendable_close_code",

@@ -159,9 +159,7 @@ class _HeadReader:
                 return head
             self._lines += 1
             if self._lines > self._max_lines + 1:
-                raise InvalidHandshake(
-                    f"more than {self._max_lines} header lines", 431
-                )
+                raise InvalidHandshake(f"more than {self._max_lines} header lines", 431)
             self._line_start = position = newline + 2
         self._scanned = len(buffer)
         self._check_line(len(buffer) - self._line_start)

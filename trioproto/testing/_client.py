@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import trio
 import trio.testing
 
-from .._closed import ConnectionClosed
 from .._client import connect_websocket
+from .._closed import ConnectionClosed
 from .._config import DEFAULT_LIMITS, Limits, Timeouts
 from .._connection import WebSocket
 from .._nursery import open_task_nursery
@@ -59,7 +59,9 @@ class TestClient:
         try:
             message = await self.websocket.receive()
         except (trio.EndOfChannel, ConnectionClosed) as exc:
-            raise AssertionError(f"expected {expected!r}, but the connection closed: {exc!r}")
+            raise AssertionError(
+                f"expected {expected!r}, but the connection closed: {exc!r}"
+            ) from exc
         if message != expected:
             raise AssertionError(f"expected {expected!r}, received {message!r}")
 
@@ -128,9 +130,7 @@ async def open_test_client(
                 await websocket.close()
 
 
-async def open_test_server(
-    nursery: trio.Nursery, app: App, **kwargs: object
-) -> WebSocketServer:
+async def open_test_server(nursery: trio.Nursery, app: App, **kwargs: object) -> WebSocketServer:
     """Start a real server for ``app`` on a free loopback port (127.0.0.1:0) in ``nursery``.
 
     Keyword arguments go to :func:`trioproto.serve`. Connect to

@@ -30,12 +30,18 @@ async def memory_websocket_pair(
     client_stream, server_stream = trio.testing.memory_stream_pair()
     async with open_task_nursery() as nursery:
         client = WebSocket(
-            client_stream, Codec(Role.CLIENT, limits=limits), nursery=nursery,
-            limits=limits, timeouts=timeouts,
+            client_stream,
+            Codec(Role.CLIENT, limits=limits),
+            nursery=nursery,
+            limits=limits,
+            timeouts=timeouts,
         )
         server = WebSocket(
-            server_stream, Codec(Role.SERVER, limits=limits), nursery=nursery,
-            limits=limits, timeouts=timeouts,
+            server_stream,
+            Codec(Role.SERVER, limits=limits),
+            nursery=nursery,
+            limits=limits,
+            timeouts=timeouts,
         )
         client.activate()
         server.activate()

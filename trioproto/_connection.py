@@ -269,16 +269,14 @@ class WebSocket:
 
     async def _receive_message(self) -> str | bytes:
         queue = self._queue
-        while True:
-            if not queue:
-                if self._closed_event.is_set():  # the reader has delivered everything
-                    await trio.lowlevel.checkpoint()
-                    raise self._end_of_inbound()
-                await self._receivers.park()
-                continue
+        if queue:
             await trio.lowlevel.checkpoint()
-            if queue:  # another receiver may have taken it during the checkpoint
-                break
+        # Parking is a checkpoint too, so a message that arrives while parked is taken at once.
+        while not queue:
+            if self._closed_event.is_set():  # the reader has delivered everything
+                await trio.lowlevel.checkpoint()
+                raise self._end_of_inbound()
+            await self._receivers.park()
         message = queue.popleft()
         resume = self._resume_reading
         if resume is not None and len(queue) < self._max_queue:

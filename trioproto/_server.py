@@ -50,6 +50,7 @@ from ._sansio._handshake import (
     validate_request,
 )
 from ._sansio._http import Request, RequestHeadParser, serialize_response
+from ._transport import SocketTransport
 
 __all__ = ["App", "HandshakeHook", "ServerStatistics", "WebSocketServer", "serve"]
 
@@ -200,7 +201,7 @@ class WebSocketServer:
             if self._limiter is not None:
                 await self._limiter.acquire_on_behalf_of(token)
             try:
-                stream = await listener.accept()
+                sock, _address = await listener.socket.accept()
             except OSError as exc:
                 if self._limiter is not None:
                     self._limiter.release_on_behalf_of(token)
@@ -213,7 +214,7 @@ class WebSocketServer:
                 if self._limiter is not None:
                     self._limiter.release_on_behalf_of(token)
                 raise
-            nursery.start_soon(self._serve_connection, stream, token)
+            nursery.start_soon(self._serve_connection, sock, token)
 
     async def handle_stream(self, stream: trio.abc.Stream, *, remote: object = None) -> None:
         """Serve one connection that is already accepted: the opening handshake (or an HTTP
@@ -266,17 +267,23 @@ class WebSocketServer:
         finally:
             await trio.aclose_forcefully(stream)
 
-    async def _serve_connection(self, tcp_stream: trio.SocketStream, token: object) -> None:
+    async def _serve_connection(self, sock: trio.socket.SocketType, token: object) -> None:
+        stream: trio.abc.Stream
         try:
-            stream: trio.abc.Stream = tcp_stream
+            remote = _peer_address(sock)
             if self._ssl_context is not None:
                 # The TLS handshake happens on the first read, inside the handshake timeout.
                 stream = trio.SSLStream(
-                    tcp_stream, self._ssl_context, server_side=True, https_compatible=True
+                    trio.SocketStream(sock),
+                    self._ssl_context,
+                    server_side=True,
+                    https_compatible=True,
                 )
-            await self.handle_stream(stream, remote=_peer_address(tcp_stream))
+            else:
+                stream = SocketTransport(sock)
+            await self.handle_stream(stream, remote=remote)
         finally:
-            await trio.aclose_forcefully(tcp_stream)
+            sock.close()
             if self._limiter is not None:
                 self._limiter.release_on_behalf_of(token)
 
@@ -548,9 +555,9 @@ def _is_stale_socket(path: str) -> bool:
 # ------------------------------------------------------------------- helpers
 
 
-def _peer_address(stream: trio.SocketStream) -> object:
+def _peer_address(sock: trio.socket.SocketType) -> object:
     try:
-        return stream.socket.getpeername()
+        return sock.getpeername()
     except OSError:
         return None
 

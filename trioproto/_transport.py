@@ -1,0 +1,125 @@
+"""A lean byte stream over a connected TCP or Unix socket, for the server's hot path.
+
+:class:`trio.SocketStream` is general: each call goes through a conflict detector, an error
+translating context manager and trio's socket wrapper, which profiling showed to be about 45 %
+of the CPU time of a small-message echo. :class:`SocketTransport` is the same contract (a
+:class:`trio.abc.HalfCloseableStream`) with the shortest path trio allows: try the non-blocking
+system call first, and only when it would block wait with :func:`trio.lowlevel.wait_readable`
+or :func:`trio.lowlevel.wait_writable`. Every call still checkpoints, as trio requires.
+
+The trio socket keeps owning the file descriptor (closing, ``getpeername``); this class only
+reads and writes it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket as stdlib_socket
+
+import trio
+
+__all__ = ["SocketTransport"]
+
+_DEFAULT_RECEIVE_SIZE = 64 * 1024
+_BROKEN_ERRNOS = {errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ETIMEDOUT, errno.EBADF}
+
+
+class SocketTransport(trio.abc.HalfCloseableStream):
+    """A connected, non-blocking trio socket as a stream.
+
+    Args:
+        sock: a connected stream socket (TCP or Unix).
+
+    Error handling: a reset or broken connection raises :class:`trio.BrokenResourceError`;
+    using the stream after :meth:`aclose` raises :class:`trio.ClosedResourceError`; two tasks
+    sending (or receiving) at once raise :class:`trio.BusyResourceError`.
+    """
+
+    def __init__(self, sock: trio.socket.SocketType) -> None:
+        self.socket = sock
+        self._fd = sock.fileno()
+        self._sending = False
+        self._receiving = False
+        self._closed = False
+        if sock.family in (stdlib_socket.AF_INET, stdlib_socket.AF_INET6):
+            sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Return the bytes available (at most ``max_bytes``), waiting for some; ``b""`` at
+        end of file. Cancelling it is safe: nothing is consumed unless it returns."""
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this stream")
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
+        size = max_bytes or _DEFAULT_RECEIVE_SIZE
+        self._receiving = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            waited = False
+            while True:
+                try:
+                    data = os.read(self._fd, size)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_readable(self.socket)
+                    waited = True
+                    continue
+                except OSError as exc:
+                    raise self._translate(exc) from exc
+                if not waited:
+                    # wait_readable was the schedule point otherwise (trio's checkpoint rule).
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                return data
+        finally:
+            self._receiving = False
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Write all of ``data``. If cancelled midway, part of it may have been written, and
+        the stream is then unusable (as for any trio stream)."""
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
+        self._sending = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            view = memoryview(data)
+            while view:
+                try:
+                    sent = os.write(self._fd, view)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(self.socket)
+                    continue
+                except OSError as exc:
+                    raise self._translate(exc) from exc
+                view = view[sent:]
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Wait until the socket is writable."""
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
+        await trio.lowlevel.wait_writable(self.socket)
+
+    async def send_eof(self) -> None:
+        """Shut down the sending direction (TCP FIN); receiving still works."""
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
+        await trio.lowlevel.checkpoint()
+        try:
+            self.socket.shutdown(stdlib_socket.SHUT_WR)
+        except OSError as exc:
+            raise self._translate(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the socket; idempotent."""
+        self._closed = True
+        self.socket.close()
+        await trio.lowlevel.checkpoint()
+
+    def _translate(self, exc: OSError) -> Exception:
+        if self._closed or exc.errno == errno.EBADF:
+            return trio.ClosedResourceError("the stream was closed")
+        return trio.BrokenResourceError(f"socket connection broken: {exc}")

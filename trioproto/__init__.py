@@ -33,6 +33,7 @@ from ._routing import Router as Router
 from ._routing import UpgradeTo as UpgradeTo
 from ._run import run as run
 from ._run import serve_until_signal as serve_until_signal
+from ._sansio._deflate import DeflatePolicy as DeflatePolicy
 from ._server import App as App
 from ._server import ServerStatistics as ServerStatistics
 from ._server import WebSocketServer as WebSocketServer

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from ._config import DEFAULT_LIMITS, Limits
 from ._registry import Registry
 from ._routing import Router
+from ._sansio._deflate import DeflatePolicy
 from ._run import run
 
 __all__ = ["main"]
@@ -107,6 +108,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         ssl_context = server_ssl_context(args.certfile, args.keyfile)
     limits = Limits(max_message_size=args.max_message_size)
+    compression = DeflatePolicy() if args.compression == "deflate" else None
     run(
         app,
         args.port,
@@ -114,5 +116,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         unix_path=args.unix,
         ssl_context=ssl_context,
         limits=limits,
+        compression=compression,
     )
     return 0

@@ -13,7 +13,8 @@ from typing import TextIO
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._server import App, WebSocketServer, serve
+from ._sansio._deflate import DeflatePolicy
+from ._server import DEFAULT_COMPRESSION, App, WebSocketServer, serve
 
 __all__ = ["run", "serve_until_signal"]
 
@@ -27,6 +28,7 @@ async def serve_until_signal(
     ssl_context: ssl.SSLContext | None = None,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection with 1001 and return.
@@ -44,6 +46,7 @@ async def serve_until_signal(
                     ssl_context=ssl_context,
                     limits=limits,
                     timeouts=timeouts,
+                    compression=compression,
                     task_status=task_status,
                 )
             )

@@ -43,6 +43,7 @@ from ._registry import Registry, Selection
 from ._request import Accept, Reject, WebSocketRequest
 from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch, split_target
 from ._sansio._codec import Codec, Role
+from ._sansio._deflate import DeflatePolicy, PerMessageDeflate, negotiate_server
 from ._sansio._handshake import (
     accept_response,
     reject_error,
@@ -54,6 +55,9 @@ from ._transport import SocketTransport
 
 __all__ = ["App", "HandshakeHook", "ServerStatistics", "WebSocketServer", "serve"]
 
+#: permessage-deflate as servers negotiate it unless told otherwise (see _deflate for costs).
+DEFAULT_COMPRESSION = DeflatePolicy()
+
 #: What a server serves: one registry on every path, or a router of paths.
 App: TypeAlias = Registry | Router
 #: Called with the request and the chosen subprotocol before the 101 is sent.
@@ -63,9 +67,9 @@ HandshakeHook: TypeAlias = Callable[
 
 logger = logging.getLogger("trioproto")
 
-#: What a successful handshake hands to the handler: its request view, the chosen handler and
-#: the bytes received after the request head.
-_Accepted: TypeAlias = tuple[WebSocketRequest, Selection, bytes]
+#: What a successful handshake hands to the handler: its request view, the chosen handler, the
+#: bytes received after the request head and the negotiated compression.
+_Accepted: TypeAlias = tuple[WebSocketRequest, Selection, bytes, PerMessageDeflate | None]
 
 # Errors from accept() that mean "out of resources now", not "listener broken"; trio's
 # serve_listeners sleeps and retries on the same set.
@@ -110,8 +114,10 @@ class WebSocketServer:
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         on_handshake: HandshakeHook | None = None,
         origins: Collection[str | None] | None = None,
+        compression: DeflatePolicy | None = None,
     ) -> None:
         self.app = app
+        self._compression = compression
         self._on_handshake = on_handshake
         self._origins = None if origins is None else frozenset(origins)
         self.listeners = list(listeners)
@@ -343,15 +349,38 @@ class WebSocketServer:
                     raise InvalidHandshake(decision.body, decision.status, decision.headers)
                 if isinstance(decision, Accept):
                     extra_headers = decision.headers
+            extension_header, compressor = self._negotiate_compression(handshake.extensions)
         except InvalidHandshake as exc:
             await self._refuse(stream, remote, exc)
             return None
         await stream.send_all(
             accept_response(
-                handshake, subprotocol=selection.subprotocol, extra_headers=extra_headers
+                handshake,
+                subprotocol=selection.subprotocol,
+                extensions=extension_header,
+                extra_headers=extra_headers,
             )
         )
-        return ws_request, selection, trailing_data
+        return ws_request, selection, trailing_data, compressor
+
+    def _negotiate_compression(
+        self, offers: Sequence[str]
+    ) -> tuple[str | None, PerMessageDeflate | None]:
+        """permessage-deflate (RFC 7692) when the policy allows and the client offers it."""
+        policy = self._compression
+        if policy is None or not offers:
+            return None, None
+        negotiated = negotiate_server(offers, policy)
+        if negotiated is None:
+            return None, None
+        header, parameters = negotiated
+        return header, PerMessageDeflate(
+            parameters,
+            is_client=False,
+            min_size=policy.min_size,
+            compress_level=policy.compress_level,
+            mem_level=policy.mem_level,
+        )
 
     async def _decide(
         self, request: WebSocketRequest, subprotocol: str | None
@@ -415,8 +444,11 @@ class WebSocketServer:
         request: WebSocketRequest,
         selection: Selection,
         trailing_data: bytes,
+        compressor: PerMessageDeflate | None,
     ) -> None:
-        codec = Codec(Role.SERVER, limits=self._limits, trailing_data=trailing_data)
+        codec = Codec(
+            Role.SERVER, limits=self._limits, compression=compressor, trailing_data=trailing_data
+        )
         self._total += 1
         async with trio.open_nursery() as nursery:
             websocket = WebSocket(
@@ -477,6 +509,7 @@ async def serve(
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     on_handshake: HandshakeHook | None = None,
     origins: Collection[str | None] | None = None,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     backlog: int | None = None,
     reuse_address: bool = True,
     task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
@@ -501,6 +534,8 @@ async def serve(
             add response headers, or ``None`` to accept.
         origins: the allowed ``Origin`` values (``None`` in it admits clients that send no
             Origin, i.e. non-browsers); others get 403 (RFC 6455 §10.2). ``None``: no check.
+        compression: the permessage-deflate policy (RFC 7692), on by default as browsers
+            expect; ``None`` turns it off.
         backlog: the listen backlog (trio's default when ``None``).
         reuse_address: set ``SO_REUSEADDR`` (TCP) so a restarted server can bind at once.
         task_status: for ``nursery.start``.
@@ -517,6 +552,7 @@ async def serve(
         timeouts=timeouts,
         on_handshake=on_handshake,
         origins=origins,
+        compression=compression,
     )
     await server._run(task_status)
 

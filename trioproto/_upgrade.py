@@ -14,8 +14,9 @@ import trio
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._registry import Activation, Handler
 from ._routing import UpgradeTo
+from ._sansio._deflate import DeflatePolicy
 from ._sansio._http import Request, RequestHeadParser
-from ._server import WebSocketServer
+from ._server import DEFAULT_COMPRESSION, WebSocketServer
 
 __all__ = ["parse_request_head", "upgrade_stream"]
 
@@ -49,6 +50,7 @@ async def upgrade_stream(
     remote: object = None,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
 ) -> None:
     """Answer ``request`` with 101 on ``stream`` and serve the connection with ``handler``.
 
@@ -66,7 +68,10 @@ async def upgrade_stream(
         remote: the peer's address, shown to the handler as ``ws.remote``.
         limits: size limits for the connection.
         timeouts: close, keepalive and activation timeouts.
+        compression: the permessage-deflate policy, ``None`` for none.
     """
     registry = UpgradeTo(handler, subprotocol, activation).registry()
-    server = WebSocketServer(registry, [], limits=limits, timeouts=timeouts)
+    server = WebSocketServer(
+        registry, [], limits=limits, timeouts=timeouts, compression=compression
+    )
     await server.upgrade(stream, request, trailing_data=trailing_data, remote=remote)

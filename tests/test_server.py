@@ -255,3 +255,40 @@ async def test_handlers_of_different_subprotocols_are_isolated(start_server: Sta
                 assert client.close_code == 1011
             await steady.send(f"round {round_}")
             assert await steady.recv() == f"round {round_}"
+
+
+async def test_compression_interop_with_websockets_client(start_server: StartServer) -> None:
+    """permessage-deflate (RFC 7692) negotiated with an independent client, both directions,
+    context takeover across messages, fragmented compressed messages."""
+    server = await start_server(echo_registry())
+    async with connect(ws_url(server)) as client:  # websockets offers compression by default
+        extensions = client.response.headers["Sec-WebSocket-Extensions"]
+        assert extensions.startswith("permessage-deflate")
+        assert client.protocol.extensions, "the client did not enable compression"
+        for index in range(5):
+            text = f"compressible JSON-ish payload {index} " * 200
+            await client.send(text)
+            assert await client.recv() == text
+        await client.send(iter(["frag " * 100, "mented " * 100]))
+        assert await client.recv() == "frag " * 100 + "mented " * 100
+        await client.send(b"\x00" * 100_000)
+        assert await client.recv() == b"\x00" * 100_000
+
+
+async def test_compression_can_be_turned_off(start_server: StartServer) -> None:
+    server = await start_server(echo_registry(), compression=None)
+    async with connect(ws_url(server)) as client:
+        assert "Sec-WebSocket-Extensions" not in client.response.headers
+        await client.send("plain")
+        assert await client.recv() == "plain"
+
+
+async def test_compressed_bomb_is_closed_1009(start_server: StartServer) -> None:
+    """A small compressed message inflating past max_message_size fails with 1009."""
+    registry = echo_registry()
+    server = await start_server(registry, limits=trioproto.Limits(max_message_size=64 * 1024))
+    async with connect(ws_url(server), max_size=None) as client:
+        await client.send(b"\x00" * (10 * 1024 * 1024))  # compresses to about 10 KiB
+        with pytest.raises(PeerConnectionClosed):
+            await client.recv()
+    assert client.close_code == 1009

@@ -304,22 +304,28 @@ class PerMessageDeflate:
             PayloadTooBig: the message would inflate past ``max_length`` (1009).
             RemoteProtocolError: the data is not a valid deflate stream (1007).
         """
+        output = self._inflate(data, max_length)
         if fin:
-            data += _TAIL
+            # The tail is inflated on its own rather than appended: no copy of the payload.
+            if max_length is not None:
+                max_length -= len(output)
+            output += self._inflate(_TAIL, max_length)  # usually b"": no copy then
+            if self._remote_reset:
+                self._decompressor = zlib.decompressobj(wbits=self._decompress_wbits)
+        return output
+
+    def _inflate(self, data: bytes, max_length: int | None) -> bytes:
         decompressor = self._decompressor
         try:
             if max_length is None:
-                output = decompressor.decompress(data)
-            else:
-                # Ask for one byte more than allowed: getting it proves the message too big,
-                # and zlib never allocates much beyond what it was asked for.
-                output = decompressor.decompress(data, max_length + 1)
-                if len(output) > max_length or decompressor.unconsumed_tail:
-                    raise PayloadTooBig(
-                        f"compressed message inflates past the limit of {max_length} more bytes"
-                    )
+                return decompressor.decompress(data)
+            # Ask for one byte more than allowed: getting it proves the message too big, and
+            # zlib allocates no more output than it was asked for.
+            output = decompressor.decompress(data, max_length + 1)
         except zlib.error as exc:
             raise RemoteProtocolError(f"invalid compressed data: {exc}", 1007) from None
-        if fin and self._remote_reset:
-            self._decompressor = zlib.decompressobj(wbits=self._decompress_wbits)
+        if len(output) > max_length or decompressor.unconsumed_tail:
+            raise PayloadTooBig(
+                f"compressed message inflates past the limit of {max_length} more bytes"
+            )
         return output

@@ -188,3 +188,43 @@ def test_parse_url(
 def test_parse_url_rejects(url: str) -> None:
     with pytest.raises(ValueError, match=r"WebSocket URL|no host|fragment|[Pp]ort"):
         parse_url(url)
+
+
+async def test_client_compression_with_websockets_server(nursery: trio.Nursery) -> None:
+    """Our client offers permessage-deflate; the independent server accepts and both
+    directions inflate correctly (RFC 7692)."""
+    port = await _start_peer(nursery)  # websockets enables compression by default
+    async with trioproto.open_websocket(f"ws://127.0.0.1:{port}/") as ws:
+        assert ws._codec.compression is not None
+        for index in range(3):
+            text = f"compress me {index} " * 300
+            await ws.send(text)
+            assert await ws.receive() == text
+    async with trioproto.open_websocket(f"ws://127.0.0.1:{port}/", compression=None) as ws:
+        assert ws._codec.compression is None
+        await ws.send("plain")
+        assert await ws.receive() == "plain"
+    nursery.cancel_scope.cancel()
+
+
+async def test_client_and_server_compression_with_context_takeover(nursery: trio.Nursery) -> None:
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.send(message)
+
+    for policy in (
+        trioproto.DeflatePolicy(),
+        trioproto.DeflatePolicy(server_no_context_takeover=True, client_no_context_takeover=True),
+        trioproto.DeflatePolicy(server_max_window_bits=9, client_max_window_bits=9),
+    ):
+        server = await trioproto.testing.open_test_server(nursery, registry, compression=policy)
+        async with trioproto.open_websocket(
+            f"ws://127.0.0.1:{server.port}/", compression=policy
+        ) as ws:
+            for index in range(5):
+                await ws.send(f"message {index} " * 100)
+                assert await ws.receive() == f"message {index} " * 100
+        await server.aclose()

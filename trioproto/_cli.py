@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from ._config import DEFAULT_LIMITS, Limits
 from ._registry import Registry
 from ._routing import Router
-from ._sansio._deflate import DeflatePolicy
 from ._run import run
+from ._sansio._deflate import DeflatePolicy
 
 __all__ = ["main"]
 

@@ -26,6 +26,7 @@ from ._connection import WebSocket, keepalive
 from ._exceptions import HandshakeRejected, InvalidHandshake
 from ._nursery import open_task_nursery
 from ._sansio._codec import Codec, Role
+from ._sansio._deflate import DeflatePolicy, PerMessageDeflate, accept_client, client_offer
 from ._sansio._handshake import client_request, generate_key, validate_response
 from ._sansio._http import Response, ResponseHeadParser
 from ._tls import client_ssl_context
@@ -34,6 +35,9 @@ from ._url import WebSocketURL, parse_url
 __all__ = ["connect_websocket", "open_websocket"]
 
 logger = logging.getLogger("trioproto")
+
+#: Clients offer permessage-deflate by default, as browsers do.
+DEFAULT_CLIENT_COMPRESSION = DeflatePolicy()
 
 #: At most this much of a rejection's body is kept on :class:`HandshakeRejected`.
 MAX_REJECTION_BODY = 64 * 1024
@@ -53,6 +57,7 @@ async def open_websocket(
     max_message_size: int | None = DEFAULT_LIMITS.max_message_size,
     limits: Limits | None = None,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_CLIENT_COMPRESSION,
 ) -> AsyncIterator[WebSocket]:
     """Connect to a WebSocket server; yields the open :class:`~trioproto.WebSocket`.
 
@@ -71,6 +76,7 @@ async def open_websocket(
         max_message_size: largest message accepted (overrides ``limits``).
         limits: size limits; ``max_message_size`` takes precedence for that field.
         timeouts: close and keepalive timeouts (``handshake`` is ``connect_timeout`` here).
+        compression: offer permessage-deflate (RFC 7692) with this policy; ``None``: don't.
 
     Raises:
         OSError: the server could not be reached after every attempt.
@@ -96,6 +102,7 @@ async def open_websocket(
             max_retries=max_retries,
             limits=limits,
             timeouts=timeouts,
+            compression=compression,
         )
         async with _closing(websocket, timeouts):
             yield websocket
@@ -130,6 +137,7 @@ async def connect_websocket(
     max_retries: int = 0,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = None,
     stream: trio.abc.Stream | None = None,
 ) -> WebSocket:
     """Connect and return an open :class:`~trioproto.WebSocket` whose tasks run in ``nursery``.
@@ -149,15 +157,15 @@ async def connect_websocket(
             if ssl_context is not None:
                 transport = trio.SSLStream(stream, ssl_context, server_hostname=target.host)
                 await transport.do_handshake()
-            subprotocol, trailing = await _handshake(
-                transport, target, subprotocols, headers, origin, limits
+            subprotocol, compressor, trailing = await _handshake(
+                transport, target, subprotocols, headers, origin, limits, compression
             )
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
     websocket = WebSocket(
         transport,
-        Codec(Role.CLIENT, limits=limits, trailing_data=trailing),
+        Codec(Role.CLIENT, limits=limits, compression=compressor, trailing_data=trailing),
         nursery=nursery,
         subprotocol=subprotocol,
         remote=(target.host, target.port),
@@ -205,15 +213,17 @@ async def _handshake(
     headers: Sequence[tuple[str, str]],
     origin: str | None,
     limits: Limits,
-) -> tuple[str | None, bytes]:
+    compression: DeflatePolicy | None,
+) -> tuple[str | None, PerMessageDeflate | None, bytes]:
     key = generate_key(os.urandom(16))
+    offer = client_offer(compression) if compression is not None else None
     await stream.send_all(
         client_request(
             host=target.host_header,
             resource=target.resource,
             key=key,
             subprotocols=subprotocols,
-            extensions=None,
+            extensions=offer,
             extra_headers=headers,
             origin=origin,
         )
@@ -231,10 +241,19 @@ async def _handshake(
         raise HandshakeRejected(
             response.status_code, response.reason, tuple(response.headers.items()), body
         )
-    subprotocol, _extensions = validate_response(
-        response, key=key, offered_subprotocols=subprotocols, offered_extensions=False
+    subprotocol, extensions = validate_response(
+        response, key=key, offered_subprotocols=subprotocols, offered_extensions=offer is not None
     )
-    return subprotocol, parser.trailing_data
+    compressor = None
+    if extensions is not None and compression is not None:
+        compressor = PerMessageDeflate(
+            accept_client([extensions], compression),
+            is_client=True,
+            min_size=compression.min_size,
+            compress_level=compression.compress_level,
+            mem_level=compression.mem_level,
+        )
+    return subprotocol, compressor, parser.trailing_data
 
 
 async def _read_body(stream: trio.abc.Stream, response: Response, received: bytes) -> bytes:

@@ -100,3 +100,37 @@ def test_load_target_accepts_registry_and_router(monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(ROOT)
     assert isinstance(load_target("examples.echo:registry"), trioproto.Registry)
     assert isinstance(load_target("examples.quotes:router"), trioproto.Router)
+
+
+async def test_connect_sends_lines_and_prints_replies() -> None:
+    server, url = await _start("serve", "examples.echo:registry", "--port", "0")
+    try:
+        with trio.fail_after(20):
+            result = await trio.run_process(
+                [sys.executable, "-m", "trioproto", "connect", url, "--subprotocol", "echo"],
+                stdin=b"hello\nw\xc3\xb6rld\n",
+                capture_stdout=True,
+                cwd=ROOT,
+            )
+        lines = result.stdout.decode().splitlines()
+        assert lines == [
+            f"* connected to {url} (subprotocol echo)",
+            "< hello",
+            "< wörld",
+            "* closed: 1000",
+        ]
+    finally:
+        assert await _stop(server) == 0
+
+
+async def test_connect_reports_unreachable_server() -> None:
+    with trio.fail_after(20):
+        result = await trio.run_process(
+            [sys.executable, "-m", "trioproto", "connect", "ws://127.0.0.1:1/"],
+            stdin=b"",
+            capture_stderr=True,
+            check=False,
+            cwd=ROOT,
+        )
+    assert result.returncode == 1
+    assert b"cannot connect" in result.stderr

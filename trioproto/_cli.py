@@ -5,6 +5,7 @@
     python -m trioproto serve MODULE:ATTR [--host H] [--port P] [--unix PATH]
             [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
             [--log-level LEVEL]
+    python -m trioproto connect URL [--subprotocol P] [--no-compression]
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(parser, args)
+    if args.command == "connect":
+        from ._interactive import run_interactive_client
+
+        return run_interactive_client(
+            args.url, subprotocols=args.subprotocol, compression=not args.no_compression
+        )
     parser.print_help()  # pragma: no cover - argparse requires a command
     return 2  # pragma: no cover
 
@@ -62,6 +69,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="permessage-deflate (RFC 7692), on by default",
     )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    connect = commands.add_parser(
+        "connect", help="interactive client: send each line typed, print what arrives"
+    )
+    connect.add_argument("url", help="ws://host:port/path or wss://...")
+    connect.add_argument(
+        "--subprotocol", action="append", default=[], help="offer this subprotocol (repeatable)"
+    )
+    connect.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    connect.add_argument(
+        "--log-level", default="warning", choices=("debug", "info", "warning", "error")
+    )
     return parser
 
 

@@ -292,3 +292,90 @@ async def test_compressed_bomb_is_closed_1009(start_server: StartServer) -> None
         with pytest.raises(PeerConnectionClosed):
             await client.recv()
     assert client.close_code == 1009
+
+
+async def test_slow_consumer_is_held_back_by_tcp(start_server: StartServer) -> None:
+    """A handler that stops reading: the server queues at most max_queued_messages, stops
+    reading the socket, and the client's sends block (TCP backpressure) instead of the
+    server's memory growing."""
+    stop_reading = trio.Event()
+    connections: list[trioproto.WebSocket] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def lazy(ws: trioproto.WebSocket) -> None:
+        connections.append(ws)
+        await stop_reading.wait()
+        count = 0
+        async for _ in ws.inbound:
+            count += 1
+            if count == 400:
+                await ws.send("all received")
+
+    limits = trioproto.Limits(max_queued_messages=4)
+    server = await start_server(registry, limits=limits, compression=None)
+    message = b"x" * 65536
+    total = 400  # 25 MiB: far more than the kernel buffers hold
+    sent = 0
+    async with connect(ws_url(server), compression=None) as client:
+
+        async def send_all() -> None:
+            nonlocal sent
+            for _ in range(total):
+                await client.send(message)
+                sent += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_all)
+            # Wait until the client's sends stop making progress: the buffers are full.
+            previous = -1
+            while sent != previous:
+                previous = sent
+                await trio.sleep(0.2)
+            assert sent < total, "sends never blocked: no backpressure"
+            stats = connections[0].statistics()
+            assert stats.queued_messages == 4
+            # What the server holds: the queue plus at most one read of unparsed frames.
+            assert stats.messages_received <= 4 + 256 * 1024 // len(message) + 1
+            assert sent > stats.messages_received  # the rest waits in kernel buffers
+            stop_reading.set()
+        assert sent == total
+        assert await client.recv() == "all received"
+
+
+async def test_keepalive_fails_unresponsive_client_with_1011(
+    start_server: StartServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A client that never answers pings is failed with 1011 once ping_timeout expires
+    (RFC 6455 §5.5.2); the clock is virtual, so the test takes no wall time."""
+    from trioproto._sansio._codec import Codec, Role
+    from trioproto._sansio._events import CloseReceived, Ping
+    from trioproto._sansio._handshake import client_request, generate_key
+    from trioproto._sansio._http import ResponseHeadParser
+
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def idle(ws: trioproto.WebSocket) -> None:
+        await ws.wait_closed()
+
+    timeouts = trioproto.Timeouts(ping_interval=20, ping_timeout=10)
+    server = await start_server(registry, timeouts=timeouts)
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(client_request(host="x", resource="/", key=generate_key(bytes(16))))
+    parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
+    while (response := parser.feed(await stream.receive_some())) is None:
+        pass
+    assert response.status_code == 101
+    codec = Codec(Role.CLIENT, auto_pong=False, trailing_data=parser.trailing_data)
+    start = trio.current_time()
+    events: list[object] = []
+    while not any(isinstance(event, CloseReceived) for event in events):
+        data = await stream.receive_some()
+        assert data
+        codec.receive_data(data)
+        events += codec.events()
+    assert isinstance(events[0], Ping)
+    assert events[-1] == CloseReceived(1011, "keepalive ping timeout")
+    assert trio.current_time() - start == pytest.approx(30, abs=1)
+    await stream.aclose()

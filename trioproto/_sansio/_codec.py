@@ -222,11 +222,14 @@ class Codec:
         buffer = self._buffer
         end = len(buffer)
         position = 0
+        # Payloads are unmasked straight from a view of the buffer: one copy, not two. Every
+        # slice of it is consumed before the view is released and the buffer trimmed.
+        view = memoryview(buffer)
         try:
             while position < end and self._state is not State.CLOSED:
                 if self._frame_remaining:
                     take = min(self._frame_remaining, end - position)
-                    self._receive_payload(bytes(buffer[position : position + take]))
+                    self._receive_payload(view[position : position + take])
                     position += take
                     continue
                 header = parse_header(buffer, position)
@@ -235,37 +238,47 @@ class Codec:
                 first, opcode, length, mask, size = header
                 self._check_header(first, opcode, length, mask is None)
                 start = position + size
+                complete = end - start >= length
                 if opcode & 0x8:
-                    if end - start < length:
+                    if not complete:
                         break
-                    payload = bytes(buffer[start : start + length])
-                    if mask is not None:
-                        payload = apply_mask(payload, mask)
                     position = start + length
-                    self._receive_control(opcode, payload)
+                    self._receive_control(opcode, _unmask(view[start:position], mask))
                     continue
-                position = start
+                if not complete and not self._streams_payload(opcode, first):
+                    break  # wait for the whole frame (the header is checked again then)
                 fin = bool(first & _FIN)
                 if (
                     fin
                     and opcode
-                    and end - start >= length
+                    and complete
                     and not first & _RSV1
                     and self._state is State.OPEN
                     and not self.fragments
                 ):
                     # Fast path: a whole, unfragmented, uncompressed message is here.
-                    payload = bytes(buffer[start : start + length])
-                    if mask is not None:
-                        payload = apply_mask(payload, mask)
                     position = start + length
+                    payload = _unmask(view[start:position], mask)
                     self._events.append(
                         Message(decode_text(payload) if opcode == _TEXT else payload)
                     )
                     continue
+                position = start
                 self._begin_data_frame(opcode, fin, bool(first & _RSV1), length, mask)
         finally:
+            view.release()
             del buffer[:position]
+
+    def _streams_payload(self, opcode: int, first: int) -> bool:
+        """Whether a data frame's payload is consumed as it arrives rather than when whole.
+
+        Text is, so that invalid UTF-8 fails at the first bad segment (RFC 6455 §8.1), and so
+        are compressed messages, so that inflation is capped as it goes (RFC 7692). Plain binary
+        frames are taken whole, which saves two copies of the payload.
+        """
+        if opcode == _CONTINUATION:
+            return self._message_opcode == _TEXT or self._message_compressed
+        return opcode == _TEXT or bool(first & _RSV1)
 
     def _check_header(self, first: int, opcode: int, length: int, unmasked: bool) -> None:
         """Validate a frame header before any of its payload is read (RFC 6455 §5.2-§5.5)."""
@@ -318,12 +331,15 @@ class Codec:
         if not length:
             self._receive_payload(b"")
 
-    def _receive_payload(self, chunk: bytes) -> None:
+    def _receive_payload(self, piece: bytes | memoryview) -> None:
         """Take the next (masked) piece of the current data frame's payload."""
         mask = self._frame_mask
-        if mask is not None and chunk:
-            chunk = apply_mask(chunk, rotate_mask(mask, self._frame_offset))
+        if mask is not None and piece:
+            chunk = apply_mask(piece, rotate_mask(mask, self._frame_offset))
             self._frame_offset += len(chunk)
+        else:
+            chunk = bytes(piece)
+        del piece  # release the buffer view before the buffer is trimmed
         self._frame_remaining -= len(chunk)
         frame_done = not self._frame_remaining
         message_done = frame_done and self._frame_fin
@@ -511,6 +527,10 @@ class Codec:
     ) -> None:
         mask = None if self._is_server else self._mask_source(4)
         self._outgoing.append(serialize_frame(opcode, payload, fin=fin, rsv1=rsv1, mask=mask))
+
+
+def _unmask(payload: memoryview, mask: bytes | None) -> bytes:
+    return apply_mask(payload, mask) if mask is not None else bytes(payload)
 
 
 def _truncate_reason(reason: str) -> str:

@@ -45,13 +45,14 @@ async def _interact(url: str, subprotocols: list[str], compression: bool) -> int
             f"* connected to {url}" + (f" (subprotocol {ws.subprotocol})" if ws.subprotocol else "")
         )
         sys.stdout.flush()
-        last_message = [trio.current_time()]
+        # Each message received pushes this scope's deadline back: it expires once quiet.
+        quiet = trio.CancelScope()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_print_incoming, ws, nursery.cancel_scope, last_message)
+            nursery.start_soon(_print_incoming, ws, nursery.cancel_scope, quiet)
             await _send_lines(ws)
-            with trio.move_on_after(LINGER_MAX):
-                while trio.current_time() - last_message[0] < LINGER_QUIET:
-                    await trio.sleep(LINGER_QUIET / 5)
+            quiet.deadline = trio.current_time() + LINGER_QUIET
+            with trio.move_on_after(LINGER_MAX), quiet:
+                await trio.sleep_forever()
             await ws.close()
             nursery.cancel_scope.cancel()
     closed = ws.closed
@@ -79,12 +80,10 @@ async def _send_lines(ws: WebSocket) -> None:
         await ws.send(pending.decode("utf-8", "replace"))
 
 
-async def _print_incoming(
-    ws: WebSocket, scope: trio.CancelScope, last_message: list[float]
-) -> None:
+async def _print_incoming(ws: WebSocket, scope: trio.CancelScope, quiet: trio.CancelScope) -> None:
     try:
         async for message in ws.inbound:
-            last_message[0] = trio.current_time()
+            quiet.deadline = max(quiet.deadline, trio.current_time() + LINGER_QUIET)
             if isinstance(message, str):
                 print(f"< {message}")
             else:

@@ -39,6 +39,7 @@ from ._closed import ConnectionClosed
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._connection import WebSocket, keepalive
 from ._exceptions import InvalidHandshake
+from ._keepalive import KeepaliveMonitor
 from ._registry import Registry, Selection
 from ._request import Accept, Reject, WebSocketRequest
 from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch, split_target
@@ -131,6 +132,8 @@ class WebSocketServer:
             else None
         )
         self._accept_scope = trio.CancelScope()
+        #: Pings every connection of this server from one task; set while serve() runs.
+        self._keepalive: KeepaliveMonitor | None = None
         self._handler_scope = trio.CancelScope()
         self._closing = False
         self._stopped = trio.Event()
@@ -189,6 +192,11 @@ class WebSocketServer:
                     try:
                         with self._accept_scope:
                             async with trio.open_nursery() as accept_nursery:
+                                if self._timeouts.ping_interval is not None:
+                                    self._keepalive = KeepaliveMonitor(
+                                        self._timeouts.ping_interval, self._timeouts.ping_timeout
+                                    )
+                                    accept_nursery.start_soon(self._keepalive.run)
                                 for listener in self.listeners:
                                     accept_nursery.start_soon(
                                         self._accept_loop, listener, handler_nursery
@@ -467,7 +475,10 @@ class WebSocketServer:
                     websocket.activate()
                 elif self._timeouts.activation is not None:
                     nursery.start_soon(_activation_watchdog, websocket, self._timeouts.activation)
-                if self._timeouts.ping_interval is not None:
+                if self._keepalive is not None:
+                    self._keepalive.add(websocket)
+                elif self._timeouts.ping_interval is not None:
+                    # Served outside serve() (upgrade(), handle_stream()): no shared monitor.
                     nursery.start_soon(
                         keepalive,
                         websocket,
@@ -492,6 +503,8 @@ class WebSocketServer:
                 await websocket.close(code, reason)
             finally:
                 self.connections.discard(websocket)
+                if self._keepalive is not None:
+                    self._keepalive.discard(websocket)
                 nursery.cancel_scope.cancel()
 
 

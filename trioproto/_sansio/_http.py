@@ -150,7 +150,7 @@ class _HeadReader:
             newline = buffer.find(b"\r\n", max(position - 1, self._line_start))
             if newline < 0:
                 break
-            self._check_line(newline - self._line_start)
+            self._check_line(newline - self._line_start, terminator=2)
             if newline == self._line_start:  # the empty line: the head is complete
                 self._done = True
                 head = bytes(buffer[: max(newline - 2, 0)])
@@ -162,19 +162,20 @@ class _HeadReader:
                 raise InvalidHandshake(f"more than {self._max_lines} header lines", 431)
             self._line_start = position = newline + 2
         self._scanned = len(buffer)
-        self._check_line(len(buffer) - self._line_start)
-        if len(buffer) > self._max_head:
-            raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
+        # The line still arriving counts too: limits hold before its CRLF is seen.
+        self._check_line(len(buffer) - self._line_start, terminator=0)
         return None
 
-    def _check_line(self, length: int) -> None:
+    def _check_line(self, length: int, terminator: int) -> None:
+        """Check a line of ``length`` bytes (CRLF excluded) that starts at ``_line_start``;
+        the head limit counts everything up to and including its ``terminator`` bytes."""
         if length > self._max_line:
             if self._lines == 0:
                 raise InvalidHandshake(
                     f"start line longer than {self._max_line} bytes", self._start_line_status
                 )
             raise InvalidHandshake(f"header line longer than {self._max_line} bytes", 431)
-        if self._line_start + length > self._max_head:
+        if self._line_start + length + terminator > self._max_head:
             raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
 
 

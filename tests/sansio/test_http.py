@@ -1,0 +1,274 @@
+"""Tests for trioproto._sansio._http: the bounded HTTP/1.1 head parser (RFC 9112)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trioproto import InvalidHandshake, Limits
+from trioproto._sansio._http import (
+    Headers,
+    Request,
+    RequestHeadParser,
+    Response,
+    ResponseHeadParser,
+    serialize_request,
+    serialize_response,
+)
+
+HEAD = (
+    b"GET /chat?room=1 HTTP/1.1\r\n"
+    b"Host: example.com\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: keep-alive, Upgrade\r\n"
+    b"X-Spaces:   padded value \t\r\n"
+    b"\r\n"
+)
+EXPECTED = Request(
+    "GET",
+    "/chat?room=1",
+    "HTTP/1.1",
+    Headers(
+        [
+            ("Host", "example.com"),
+            ("Upgrade", "websocket"),
+            ("Connection", "keep-alive, Upgrade"),
+            ("X-Spaces", "padded value"),
+        ]
+    ),
+)
+
+
+def _feed_all(data: bytes, pieces: list[bytes], limits: Limits = Limits()) -> tuple[object, bytes]:
+    parser = RequestHeadParser(limits)
+    result = None
+    for piece in pieces:
+        result = parser.feed(piece)
+        if result is not None:
+            break
+    return result, parser.trailing_data
+
+
+def test_headers_mapping() -> None:
+    headers = Headers([("A", "1"), ("b", "x, y"), ("B", " , z")])
+    assert headers.get("a") == "1"
+    assert headers.get("missing") is None
+    assert headers.get("missing", "d") == "d"
+    assert headers.get_all("B") == ["x, y", " , z"]
+    assert headers.get_list("b") == ["x", "y", "z"]
+    assert "A" in headers and "a" in headers and 1 not in headers
+    assert list(headers) == [("A", "1"), ("b", "x, y"), ("B", " , z")]
+    assert headers.items() == (("A", "1"), ("b", "x, y"), ("B", " , z"))
+    assert len(headers) == 3
+    assert headers == Headers(headers.items())
+    assert headers != "not headers"
+    assert hash(headers) == hash(Headers(headers.items()))
+    assert repr(Headers([("A", "1")])) == "Headers([('A', '1')])"
+
+
+def test_request_in_one_piece_keeps_trailing_data() -> None:
+    """Bytes after the blank line (frames in the same segment) are kept (RFC 6455 §4.1)."""
+    result, trailing = _feed_all(HEAD + b"\x81\x85frame", [HEAD + b"\x81\x85frame"])
+    assert result == EXPECTED
+    assert trailing == b"\x81\x85frame"
+
+
+def test_every_split_point_and_byte_by_byte() -> None:
+    data = HEAD + b"tail"
+    for cut in range(1, len(data)):
+        result, trailing = _feed_all(data, [data[:cut], data[cut:]])
+        assert result == EXPECTED
+        if cut < len(HEAD):
+            assert trailing == b"tail"  # else the head completed before "tail" was fed
+    result, _ = _feed_all(data, [bytes([b]) for b in data])
+    assert result == EXPECTED
+
+
+def test_feeding_after_completion_is_an_error() -> None:
+    parser = RequestHeadParser(Limits())
+    assert parser.feed(HEAD) == EXPECTED
+    with pytest.raises(RuntimeError):
+        parser.feed(b"more")
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"GET  / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n", 400),
+    ],
+)
+def test_malformed_requests(head: bytes, status: int) -> None:
+    with pytest.raises(InvalidHandshake) as info:
+        RequestHeadParser(Limits()).feed(head)
+    assert info.value.http_status == status
+
+
+def test_tab_in_value_is_allowed() -> None:
+    request = RequestHeadParser(Limits()).feed(b"GET / HTTP/1.1\r\nX: a\tb\r\n\r\n")
+    assert request is not None
+    assert request.headers.get("X") == "a\tb"
+
+
+def test_bare_lf_never_completes_a_head() -> None:
+    """Only CRLF ends lines (RFC 9112 §2.2 lets a parser choose): bare LF never yields a
+    request, and the line limit ends the wait."""
+    parser = RequestHeadParser(Limits(max_request_line_size=64))
+    assert parser.feed(b"GET / HTTP/1.1\nHost: a\n\n") is None
+    with pytest.raises(InvalidHandshake) as info:
+        parser.feed(b"x" * 64)
+    assert info.value.http_status == 414
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_request_line_limit(extra: int) -> None:
+    limits = Limits(max_request_line_size=100)
+    line = b"GET /" + b"a" * (100 - len(b"GET / HTTP/1.1") + extra) + b" HTTP/1.1"
+    parser = RequestHeadParser(limits)
+    if extra == 0:
+        assert parser.feed(line + b"\r\n\r\n") is not None
+        return
+    with pytest.raises(InvalidHandshake) as info:
+        parser.feed(line[:-3])  # the limit fires before the CRLF arrives
+        parser.feed(line[-3:] + b"\r\n\r\n")
+    assert info.value.http_status == 414
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_header_line_limit(extra: int) -> None:
+    limits = Limits(max_request_line_size=50)
+    header = b"X: " + b"v" * (47 + extra)
+    data = b"GET / HTTP/1.1\r\n" + header + b"\r\n\r\n"
+    if extra == 0:
+        assert RequestHeadParser(limits).feed(data) is not None
+        return
+    with pytest.raises(InvalidHandshake) as info:
+        RequestHeadParser(limits).feed(data[: 16 + len(header)])  # no CRLF yet
+    assert info.value.http_status == 431
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_header_count_limit(extra: int) -> None:
+    limits = Limits(max_header_lines=10)
+    data = b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * (10 + extra) + b"\r\n"
+    if extra == 0:
+        request = RequestHeadParser(limits).feed(data)
+        assert request is not None
+        assert len(request.headers) == 10
+        return
+    with pytest.raises(InvalidHandshake) as info:
+        RequestHeadParser(limits).feed(data)
+    assert info.value.http_status == 431
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_head_size_limit(extra: int) -> None:
+    """The head limit counts every byte up to and including the final CRLF."""
+    data = b"GET / HTTP/1.1\r\n" + (b"X: " + b"v" * 20 + b"\r\n") * 10 + b"\r\n"
+    limits = Limits(max_request_head_size=len(data) - extra)
+    if extra == 0:
+        assert RequestHeadParser(limits).feed(data) is not None
+        return
+    with pytest.raises(InvalidHandshake) as info:
+        RequestHeadParser(limits).feed(data)
+    assert info.value.http_status == 431
+
+
+def test_head_limit_while_a_line_is_still_arriving() -> None:
+    limits = Limits(max_request_head_size=40, max_request_line_size=1000)
+    parser = RequestHeadParser(limits)
+    assert parser.feed(b"GET / HTTP/1.1\r\nX: ") is None
+    with pytest.raises(InvalidHandshake) as info:
+        parser.feed(b"v" * 30)
+    assert info.value.http_status == 431
+
+
+def test_response_parser() -> None:
+    parser = ResponseHeadParser(Limits())
+    data = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x00"
+    assert parser.feed(data[:10]) is None
+    response = parser.feed(data[10:])
+    assert response == Response(
+        101, "Switching Protocols", "HTTP/1.1", Headers([("Upgrade", "websocket")])
+    )
+    assert parser.trailing_data == b"\x81\x00"
+    assert ResponseHeadParser(Limits()).feed(b"HTTP/1.1 204\r\n\r\n") == Response(
+        204, "", "HTTP/1.1", Headers()
+    )
+
+
+@pytest.mark.parametrize(
+    "head", [b"HTTP/1.1 1010 X\r\n\r\n", b"NOPE\r\n\r\n", b"HTTP/1.0 101 OK\r\n\r\n"]
+)
+def test_malformed_responses(head: bytes) -> None:
+    with pytest.raises(InvalidHandshake):
+        ResponseHeadParser(Limits()).feed(head)
+
+
+def test_serialize_request_and_response() -> None:
+    assert serialize_request("GET", "/a?b", [("Host", "x")]) == (
+        b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert serialize_response(101, [("Upgrade", "websocket")]) == (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    )
+    assert serialize_response(404, [], b"nope") == (
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"
+    )
+    assert serialize_response(200, [("content-length", "2")], b"ok", reason="Fine") == (
+        b"HTTP/1.1 200 Fine\r\ncontent-length: 2\r\n\r\nok"
+    )
+    assert serialize_response(599, []).startswith(b"HTTP/1.1 599 Unknown\r\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X", "a\r\nInjected: 1"), ("X\n", "a"), ("X", "a\x00"), ("X:Y", "a")],
+)
+def test_header_injection_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        serialize_response(200, [(name, value)])
+    with pytest.raises(ValueError, match="unsafe"):
+        serialize_request("GET", "/", [(name, value)])
+
+
+@pytest.mark.parametrize("target", ["/a b", "/a\r\nX: y"])
+def test_unsafe_request_target(target: str) -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        serialize_request("GET", target, [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300), cut=st.integers(min_value=1, max_value=50))
+def test_arbitrary_bytes_only_raise_invalid_handshake(data: bytes, cut: int) -> None:
+    """Bad input of any kind is an InvalidHandshake, never another exception."""
+    for parser in (
+        RequestHeadParser(Limits(max_request_head_size=200, max_header_lines=5)),
+        ResponseHeadParser(Limits(max_request_head_size=200, max_header_lines=5)),
+    ):
+        try:
+            for index in range(0, len(data), cut):
+                if parser.feed(data[index : index + cut]) is not None:
+                    break
+        except InvalidHandshake:
+            pass
+
+
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=10)
+VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ,;=/-0123456789", max_size=20).map(str.strip)
+
+
+@settings(max_examples=100, deadline=None)
+@given(headers=st.lists(st.tuples(TOKEN, VALUE), max_size=8))
+def test_serialize_parse_round_trip(headers: list[tuple[str, str]]) -> None:
+    request = RequestHeadParser(Limits()).feed(serialize_request("GET", "/x", headers))
+    assert request == Request("GET", "/x", "HTTP/1.1", Headers(headers))

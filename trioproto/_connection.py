@@ -162,9 +162,10 @@ class WebSocket:
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
 
-        Returns once the frame is handed to the transport. Cancelling it is safe only in the
-        sense that the connection stays consistent: a frame partly written when cancelled
-        breaks the stream, and the connection is then aborted.
+        Returns once the frame is handed to the transport. Cancelling a send that is under
+        way aborts the connection: the frame may be partly written, and with compression even
+        an unwritten frame has advanced the shared compression context. Put deadlines around
+        whole conversations, not single sends.
 
         Raises:
             ConnectionClosed: the connection is closing or closed.

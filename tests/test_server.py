@@ -7,12 +7,12 @@ import logging
 
 import pytest
 import trio
-from conftest import StartServer, ws_url
 from websockets.exceptions import ConnectionClosed as PeerConnectionClosed
 from websockets.exceptions import InvalidStatus
 from websockets.trio.client import connect
 
 import trioproto
+from conftest import StartServer, ws_url
 
 
 def echo_registry() -> trioproto.Registry:

@@ -1,0 +1,204 @@
+"""wss:// (RFC 6455 §4.1: TLS before the opening handshake) with certificates from trustme."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import ssl
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import trio
+import trustme
+from websockets.trio.client import connect
+
+import trioproto
+from conftest import StartServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def cert_files(authority: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tls")
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    pem = directory / "server.pem"
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(pem))
+    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+    return directory
+
+
+@pytest.fixture
+def server_context(cert_files: Path) -> ssl.SSLContext:
+    return trioproto.server_ssl_context(str(cert_files / "server.pem"))
+
+
+@pytest.fixture
+def client_context(cert_files: Path) -> ssl.SSLContext:
+    return trioproto.client_ssl_context(str(cert_files / "ca.pem"))
+
+
+def echo_registry() -> trioproto.Registry:
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.send(message)
+
+    return registry
+
+
+async def test_wss_echo_with_websockets_client(
+    start_server: StartServer, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = await start_server(echo_registry(), ssl_context=server_context)
+    async with connect(f"wss://127.0.0.1:{server.port}/", ssl=client_context) as client:
+        await client.send("secret")
+        assert await client.recv() == "secret"
+        await client.send(b"\x00" * 70_000)
+        assert await client.recv() == b"\x00" * 70_000
+
+
+async def test_wss_with_our_client(
+    start_server: StartServer, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    server = await start_server(echo_registry(), ssl_context=server_context)
+    async with trioproto.open_websocket(
+        f"wss://localhost:{server.port}/", ssl_context=client_context
+    ) as ws:
+        await ws.send("over tls")
+        assert await ws.receive() == "over tls"
+
+
+async def test_alpn_and_minimum_version(
+    start_server: StartServer, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """ALPN http/1.1 (RFC 7301) is offered; TLS older than 1.2 is refused."""
+    server = await start_server(echo_registry(), ssl_context=server_context)
+    assert server_context.minimum_version == ssl.TLSVersion.TLSv1_2
+    tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+    tls = trio.SSLStream(tcp, client_context, server_hostname="127.0.0.1")
+    await tls.do_handshake()
+    assert tls.selected_alpn_protocol() == "http/1.1"
+    await tls.aclose()
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1 is deprecated: the point
+        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+    tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+    tls = trio.SSLStream(tcp, old, server_hostname="127.0.0.1")
+    with pytest.raises(trio.BrokenResourceError):
+        await tls.do_handshake()
+    await trio.aclose_forcefully(tls)
+
+
+async def test_silent_client_is_dropped_while_others_are_served(
+    start_server: StartServer,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+) -> None:
+    """A client that connects and sends nothing cannot hold its slot past the handshake
+    timeout (TLS included), and does not delay anyone else meanwhile."""
+    timeouts = trioproto.Timeouts(handshake=0.5)
+    server = await start_server(echo_registry(), ssl_context=server_context, timeouts=timeouts)
+    silent = await trio.open_tcp_stream("127.0.0.1", server.port)
+    opened = trio.current_time()
+    async with trioproto.open_websocket(
+        f"wss://127.0.0.1:{server.port}/", ssl_context=client_context
+    ) as ws:
+        await ws.send("served meanwhile")
+        assert await ws.receive() == "served meanwhile"
+    assert trio.current_time() - opened < 0.5  # served while the silent client was pending
+    with trio.fail_after(5):
+        assert await silent.receive_some() == b""  # dropped by the server
+    assert trio.current_time() - opened >= 0.45
+    assert server.statistics().failed_handshakes == 1
+    await silent.aclose()
+
+
+async def test_plaintext_client_on_tls_port_is_quietly_dropped(
+    start_server: StartServer,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trioproto")
+    server = await start_server(echo_registry(), ssl_context=server_context)
+    plain = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await plain.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with trio.fail_after(5):
+        while await plain.receive_some():
+            pass
+    await plain.aclose()
+    async with trioproto.open_websocket(
+        f"wss://127.0.0.1:{server.port}/", ssl_context=client_context
+    ) as ws:
+        await ws.send("still fine")
+        assert await ws.receive() == "still fine"
+    records = [r for r in caplog.records if r.name == "trioproto"]
+    assert records, "the failed TLS handshake is logged at debug level"
+    assert all(r.levelno <= logging.DEBUG for r in records)
+    assert server.statistics().failed_handshakes == 1
+
+
+async def _run_and_echo(args: list[str], client_context: ssl.SSLContext) -> None:
+    process = await trio.lowlevel.open_process(
+        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        with trio.fail_after(20):
+            line = await process.stdout.receive_some()
+        url = line.decode().split()[-1]
+        assert url.startswith("wss://127.0.0.1:")
+        async with trioproto.open_websocket(url, ssl_context=client_context) as ws:
+            await ws.send("cli over tls")
+            assert await ws.receive() == "cli over tls"
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_cli_certfile_keyfile(cert_files: Path, client_context: ssl.SSLContext) -> None:
+    pem = str(cert_files / "server.pem")
+    await _run_and_echo(
+        [
+            "-m", "trioproto", "serve", "examples.echo:registry", "--port", "0",
+            "--certfile", pem, "--keyfile", pem,
+        ],
+        client_context,
+    )  # fmt: skip
+
+
+async def test_wss_echo_example(cert_files: Path, client_context: ssl.SSLContext) -> None:
+    pem = str(cert_files / "server.pem")
+    await _run_and_echo(
+        ["examples/wss_echo.py", "0", "--certfile", pem, "--keyfile", pem], client_context
+    )
+
+
+def test_wss_echo_example_makes_its_own_certificate(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from examples.wss_echo import throwaway_context
+    finally:
+        sys.path.remove(str(ROOT))
+    context = throwaway_context(str(tmp_path / "ca.pem"))
+    assert isinstance(context, ssl.SSLContext)
+    assert (tmp_path / "ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")

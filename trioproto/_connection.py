@@ -422,9 +422,14 @@ class WebSocket:
 
 
 async def keepalive(websocket: WebSocket, interval: float, timeout: float | None) -> None:
-    """Ping every ``interval`` seconds; fail with 1011 when a pong is late (RFC 6455 §5.5.2)."""
+    """Ping every ``interval`` seconds; fail with 1011 when a pong is late (RFC 6455 §5.5.2).
+
+    Returns as soon as the connection closes, so it never holds its nursery open.
+    """
     while True:
-        await trio.sleep(interval)
+        with trio.move_on_after(interval):
+            await websocket.wait_closed()
+            return
         with trio.move_on_after(_or_inf(timeout)) as scope:
             try:
                 await websocket.ping()

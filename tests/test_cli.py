@@ -134,3 +134,18 @@ async def test_connect_reports_unreachable_server() -> None:
         )
     assert result.returncode == 1
     assert b"cannot connect" in result.stderr
+
+
+async def test_serve_on_a_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "echo.sock")
+    process, url = await _start("serve", "examples.echo:registry", "--unix", path)
+    try:
+        assert url == f"ws+unix://{path}"
+        stream = await trio.open_unix_socket(path)
+        async with trio.open_nursery() as nursery:
+            ws = await trioproto.connect_websocket(nursery, "ws://localhost/", stream=stream)
+            await ws.send("unix")
+            assert await ws.receive() == "unix"
+            await ws.close()
+    finally:
+        assert await _stop(process) == 0

@@ -1,0 +1,32 @@
+"""How to start each server under test; every command prints one line once it listens."""
+
+from __future__ import annotations
+
+import sys
+
+NAMES = ["trioproto", "websockets-trio", "trio-websocket", "websockets-asyncio", "bare-trio"]
+
+_MODULES = {
+    "websockets-trio": "websockets_trio",
+    "websockets-asyncio": "websockets_asyncio",
+    "trio-websocket": "trio_websocket_server",
+    "bare-trio": "bare_trio",
+}
+
+
+def command(name: str, port: int, certfile: str | None) -> list[str]:
+    """The command line that runs server ``name`` on 127.0.0.1:``port``."""
+    if name == "trioproto":
+        args = [
+            sys.executable, "-m", "trioproto", "serve", "examples.echo:registry",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--max-message-size", str(16 * 1024 * 1024), "--compression", "none",
+            "--log-level", "warning",
+        ]  # fmt: skip
+        if certfile:
+            args += ["--certfile", certfile, "--keyfile", certfile]
+        return args
+    args = [sys.executable, "-m", f"benchmarks.servers.{_MODULES[name]}", str(port)]
+    if certfile:
+        args += ["--certfile", certfile]
+    return args

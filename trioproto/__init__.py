@@ -43,3 +43,55 @@ from ._tls import server_ssl_context as server_ssl_context
 from ._upgrade import parse_request_head as parse_request_head
 from ._upgrade import upgrade_stream as upgrade_stream
 from ._version import __version__ as __version__
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUTS",
+    "Accept",
+    "App",
+    "ConnectionClosed",
+    "ConnectionStatistics",
+    "DeflatePolicy",
+    "HandshakeError",
+    "HandshakeRejected",
+    "HttpRequest",
+    "HttpResponse",
+    "InvalidHandshake",
+    "Limits",
+    "LocalProtocolError",
+    "MessageReceiveChannel",
+    "MessageSendChannel",
+    "PayloadTooBig",
+    "ProtocolError",
+    "Registry",
+    "Reject",
+    "RemoteProtocolError",
+    "Router",
+    "ServerStatistics",
+    "Timeouts",
+    "TrioprotoError",
+    "UpgradeTo",
+    "WebSocket",
+    "WebSocketRequest",
+    "WebSocketServer",
+    "WebSocketStream",
+    "client_ssl_context",
+    "connect_websocket",
+    "open_websocket",
+    "parse_request_head",
+    "run",
+    "serve",
+    "serve_until_signal",
+    "server_ssl_context",
+    "upgrade_stream",
+]
+
+# Public objects say they come from "trioproto", not from the private module that defines them
+# (trio's fixup_module_metadata), so reprs, docs and pickles show the public path.
+for _name in __all__:
+    _object = globals()[_name]
+    if getattr(_object, "__module__", "").startswith("trioproto.") and hasattr(
+        _object, "__qualname__"
+    ):
+        _object.__module__ = "trioproto"
+del _name, _object

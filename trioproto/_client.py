@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import ssl
 from collections.abc import AsyncIterator, Sequence
@@ -21,7 +20,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._connection import WebSocket, keepalive
 from ._exceptions import HandshakeRejected, InvalidHandshake
 from ._nursery import open_task_nursery
@@ -119,7 +118,7 @@ async def _closing(websocket: WebSocket, timeouts: Timeouts) -> AsyncIterator[No
         raise
     finally:
         # Closing must happen even while the block is being cancelled, but within a deadline.
-        with trio.CancelScope(shield=True), trio.move_on_after(_or_inf(timeouts.close)):
+        with trio.CancelScope(shield=True), trio.move_on_after(seconds_or_forever(timeouts.close)):
             await websocket.close(code)
         await websocket.abort()
 
@@ -152,7 +151,7 @@ async def connect_websocket(
     if stream is None:
         stream = await _connect_tcp(target, connect_timeout, retry_delay, max_retries)
     try:
-        with trio.fail_after(_or_inf(connect_timeout)):
+        with trio.fail_after(seconds_or_forever(connect_timeout)):
             transport: trio.abc.Stream = stream
             if ssl_context is not None:
                 transport = trio.SSLStream(stream, ssl_context, server_hostname=target.host)
@@ -186,7 +185,7 @@ async def _connect_tcp(
     attempt = 0
     while True:
         try:
-            with trio.fail_after(_or_inf(connect_timeout)):
+            with trio.fail_after(seconds_or_forever(connect_timeout)):
                 stream = await trio.open_tcp_stream(target.host, target.port)
         except (OSError, trio.TooSlowError) as exc:
             if attempt >= max_retries:
@@ -272,7 +271,3 @@ async def _read_body(stream: trio.abc.Stream, response: Response, received: byte
             break
         body += data
     return bytes(body)
-
-
-def _or_inf(timeout: float | None) -> float:
-    return math.inf if timeout is None else timeout

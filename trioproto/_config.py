@@ -6,6 +6,7 @@ Limits are always passed as arguments, never read from the environment (design.m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "Limits",
     "Timeouts",
+    "seconds_or_forever",
 ]
 
 # Precedents for the defaults below:
@@ -112,3 +114,8 @@ class Timeouts:
 
 DEFAULT_LIMITS = Limits()
 DEFAULT_TIMEOUTS = Timeouts()
+
+
+def seconds_or_forever(timeout: float | None) -> float:
+    """A timeout for trio's scopes: ``None`` (no limit) becomes ``math.inf``."""
+    return math.inf if timeout is None else timeout

@@ -36,7 +36,7 @@ import trio
 
 from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
 from ._closed import CLEAN_CLOSE_CODES, ConnectionClosed
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._exceptions import LocalProtocolError
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
@@ -221,13 +221,13 @@ class WebSocket:
             self._codec.send_close(code, reason)  # validates before anything is written
             self._stop_receiving()
             try:
-                with trio.move_on_after(_or_inf(self._timeouts.close)):
+                with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
                     await self._write(None)
             except ConnectionClosed:
                 pass
             if not self._activated:
                 self.activate()
-        with trio.move_on_after(_or_inf(self._timeouts.close)):
+        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
             await self._closed_event.wait()
         await self._close_transport()
 
@@ -244,7 +244,7 @@ class WebSocket:
         (if none was sent yet) without waiting for the answer, then drop the transport."""
         self._codec.fail(code, reason)
         try:
-            with trio.move_on_after(_or_inf(self._timeouts.close)):
+            with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
                 await self._write(None)
         except ConnectionClosed:
             pass
@@ -333,7 +333,7 @@ class WebSocket:
         # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.has_data_to_send:
             try:
-                with trio.move_on_after(_or_inf(self._timeouts.close)):
+                with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
                     await self._write(None)
             except ConnectionClosed:
                 pass
@@ -430,7 +430,7 @@ async def keepalive(websocket: WebSocket, interval: float, timeout: float | None
         with trio.move_on_after(interval):
             await websocket.wait_closed()
             return
-        with trio.move_on_after(_or_inf(timeout)) as scope:
+        with trio.move_on_after(seconds_or_forever(timeout)) as scope:
             try:
                 await websocket.ping()
             except ConnectionClosed:
@@ -447,7 +447,3 @@ class _PendingPing:
     def __init__(self) -> None:
         self.event = trio.Event()
         self.acknowledged = False
-
-
-def _or_inf(timeout: float | None) -> float:
-    return float("inf") if timeout is None else timeout

@@ -10,11 +10,11 @@ and ``1.25 * interval`` after the previous one.
 from __future__ import annotations
 
 import logging
-import math
 
 import trio
 
 from ._closed import ConnectionClosed
+from ._config import seconds_or_forever
 from ._connection import WebSocket
 
 __all__ = ["KeepaliveMonitor"]
@@ -55,8 +55,7 @@ class KeepaliveMonitor:
                         nursery.start_soon(self._ping, websocket)
 
     async def _ping(self, websocket: WebSocket) -> None:
-        timeout = math.inf if self.timeout is None else self.timeout
-        with trio.move_on_after(timeout) as scope:
+        with trio.move_on_after(seconds_or_forever(self.timeout)) as scope:
             try:
                 await websocket.ping()
             except ConnectionClosed:

@@ -8,7 +8,8 @@ connection task (:meth:`WebSocketServer._serve_connection`):
 
 1. does the TLS handshake (if any) and reads and answers the opening handshake, all inside
    ``Timeouts.handshake``, so a client that stalls cannot hold a slot for ever;
-2. opens its own nursery for the reader and keepalive tasks, and calls the handler;
+2. opens its own nursery for the reader task, registers the connection with the server's one
+   keepalive task, and calls the handler;
 3. ends the connection: 1000 when the handler returns, 1011 (logged once, with the traceback,
    the connection id, path and subprotocol) when it raises. Nothing a handler does, and no
    error in one connection, reaches the server or another connection; only cancellation
@@ -24,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import math
 import os
 import socket as stdlib_socket
 import ssl
@@ -36,7 +36,7 @@ from typing import TypeAlias
 import trio
 
 from ._closed import ConnectionClosed
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._connection import WebSocket, keepalive
 from ._exceptions import InvalidHandshake
 from ._keepalive import KeepaliveMonitor
@@ -137,7 +137,6 @@ class WebSocketServer:
         self._handler_scope = trio.CancelScope()
         self._closing = False
         self._stopped = trio.Event()
-        self._handshaking: set[trio.abc.Stream] = set()
         self._total = self._rejected = self._failed = self._handler_errors = 0
 
     # ------------------------------------------------------------ public API
@@ -178,7 +177,7 @@ class WebSocketServer:
             self._accept_scope.cancel()
             async with trio.open_nursery() as nursery:
                 for websocket in list(self.connections):
-                    nursery.start_soon(_close_quietly, websocket, code, reason)
+                    nursery.start_soon(websocket.close, code, reason)
             if self._timeouts.close is not None:
                 self._handler_scope.deadline = trio.current_time() + self._timeouts.close
         await self._stopped.wait()
@@ -239,7 +238,7 @@ class WebSocketServer:
         It never raises except for cancellation; the stream is closed when it returns.
         """
         try:
-            with trio.move_on_after(_or_inf(self._timeouts.handshake)) as timeout_scope:
+            with trio.move_on_after(seconds_or_forever(self._timeouts.handshake)) as timeout_scope:
                 accepted = await self._handshake(stream, remote)
             if timeout_scope.cancelled_caught:
                 self._failed += 1
@@ -269,7 +268,7 @@ class WebSocketServer:
         closed then.
         """
         try:
-            with trio.move_on_after(_or_inf(self._timeouts.handshake)) as timeout_scope:
+            with trio.move_on_after(seconds_or_forever(self._timeouts.handshake)) as timeout_scope:
                 accepted = await self._answer(stream, request, trailing_data, remote)
             if timeout_scope.cancelled_caught:
                 self._failed += 1
@@ -303,7 +302,6 @@ class WebSocketServer:
 
     async def _handshake(self, stream: trio.abc.Stream, remote: object) -> _Accepted | None:
         """Read the request head, then answer it (see :meth:`_answer`)."""
-        self._handshaking.add(stream)
         try:
             parser = RequestHeadParser(self._limits)
             try:
@@ -324,8 +322,6 @@ class WebSocketServer:
             self._failed += 1
             logger.debug("handshake with %s failed: %r", remote, exc)
             return None
-        finally:
-            self._handshaking.discard(stream)
 
     async def _answer(
         self, stream: trio.abc.Stream, request: Request, trailing_data: bytes, remote: object
@@ -623,10 +619,6 @@ async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
         await stream.send_all(data)
 
 
-async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
-    await websocket.close(code, reason)
-
-
 async def _activation_watchdog(websocket: WebSocket, timeout: float) -> None:
     with trio.move_on_after(timeout):
         await websocket.wait_activated()
@@ -635,7 +627,3 @@ async def _activation_watchdog(websocket: WebSocket, timeout: float) -> None:
         "connection %s was not activated within %s s; closing it with 1011", websocket.id, timeout
     )
     await websocket.fail(1011, "not activated in time")
-
-
-def _or_inf(timeout: float | None) -> float:
-    return math.inf if timeout is None else timeout

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import socket as stdlib_socket
@@ -237,20 +238,7 @@ class WebSocketServer:
         from elsewhere (an in-memory stream in tests, a stream your own listener accepted).
         It never raises except for cancellation; the stream is closed when it returns.
         """
-        try:
-            with trio.move_on_after(seconds_or_forever(self._timeouts.handshake)) as timeout_scope:
-                accepted = await self._handshake(stream, remote)
-            if timeout_scope.cancelled_caught:
-                self._failed += 1
-                logger.debug("opening handshake from %s timed out", remote)
-                return
-            if accepted is not None:
-                await self._run_handler(stream, remote, *accepted)
-        except Exception:
-            # A bug in trioproto itself must not take the server down either.
-            logger.exception("internal error on a connection; it was dropped")
-        finally:
-            await trio.aclose_forcefully(stream)
+        await self._serve(stream, remote, functools.partial(self._handshake, stream, remote))
 
     async def upgrade(
         self,
@@ -267,15 +255,27 @@ class WebSocketServer:
         invalid one gets its HTTP error answer. Returns when the connection ends; the stream is
         closed then.
         """
+        answer = functools.partial(self._answer, stream, request, trailing_data, remote)
+        await self._serve(stream, remote, answer)
+
+    async def _serve(
+        self,
+        stream: trio.abc.Stream,
+        remote: object,
+        handshake: Callable[[], Awaitable[_Accepted | None]],
+    ) -> None:
+        """Run ``handshake`` within the handshake timeout, then the handler; close the stream."""
         try:
-            with trio.move_on_after(seconds_or_forever(self._timeouts.handshake)) as timeout_scope:
-                accepted = await self._answer(stream, request, trailing_data, remote)
-            if timeout_scope.cancelled_caught:
+            with trio.move_on_after(seconds_or_forever(self._timeouts.handshake)) as timeout:
+                accepted = await handshake()
+            if timeout.cancelled_caught:
                 self._failed += 1
+                logger.debug("opening handshake from %s timed out", remote)
                 return
             if accepted is not None:
                 await self._run_handler(stream, remote, *accepted)
         except Exception:
+            # A bug in trioproto itself must not take the server down either.
             logger.exception("internal error on a connection; it was dropped")
         finally:
             await trio.aclose_forcefully(stream)

@@ -3,7 +3,12 @@ under trio and can take pytest-trio's ``nursery`` and ``autojump_clock`` fixture
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,3 +42,35 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
 
 def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@asynccontextmanager
+async def server_program(*args: str) -> AsyncIterator[str]:
+    """Run ``python ARGS`` in the repository root; yield the URL it prints ("serving on URL").
+
+    On exit, SIGINT must stop it gracefully with status 0 within 20 s (it is killed if not).
+    """
+    process = await trio.lowlevel.open_process(
+        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        buffer = b""
+        with trio.fail_after(20):
+            while b"\n" not in buffer:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "the program exited before printing its URL"
+                buffer += chunk
+        line = buffer.split(b"\n")[0].decode()
+        assert line.startswith("serving on "), line
+        yield line.removeprefix("serving on ")
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-import trio
 
 import trioproto
+from conftest import server_program
 from trioproto.testing import open_test_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,32 +69,6 @@ async def test_quotes_example_path_parameter_picks_feed(examples: object) -> Non
     assert info.value.status == 404
 
 
-async def _run_script(*args: str) -> None:
-    """Run an example as a script, talk to it, stop it with SIGINT and expect exit 0."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        buffer = b""
-        with trio.fail_after(20):
-            while b"\n" not in buffer:
-                chunk = await process.stdout.receive_some()
-                assert chunk
-                buffer += chunk
-        url = buffer.split(b"\n")[0].decode().removeprefix("serving on ")
-        async with trioproto.open_websocket(url) as ws:
-            await ws.send("ping")
-            assert await ws.receive() in ("ping", "you said: ping")
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -108,7 +79,10 @@ async def _run_script(*args: str) -> None:
     ids=["echo-script", "echo-cli", "embed-script"],
 )
 async def test_examples_run_as_programs(args: list[str]) -> None:
-    await _run_script(*args)
+    """Each prints its URL, serves, and stops with status 0 on SIGINT."""
+    async with server_program(*args) as url, trioproto.open_websocket(url) as ws:
+        await ws.send("ping")
+        assert await ws.receive() in ("ping", "you said: ping")
 
 
 @pytest.mark.parametrize(
@@ -121,18 +95,5 @@ async def test_examples_run_as_programs(args: list[str]) -> None:
     ],
 )
 async def test_other_examples_start_and_stop(args: list[str]) -> None:
-    process = await trio.lowlevel.open_process(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        with trio.fail_after(20):
-            line = await process.stdout.receive_some()
-        assert line.startswith(b"serving on ws://127.0.0.1:")
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with server_program(*args) as url:
+        assert url.startswith("ws://127.0.0.1:")

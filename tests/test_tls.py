@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import ssl
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +14,7 @@ import trustme
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer
+from conftest import StartServer, server_program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,25 +152,11 @@ async def test_plaintext_client_on_tls_port_is_quietly_dropped(
 
 
 async def _run_and_echo(args: list[str], client_context: ssl.SSLContext) -> None:
-    process = await trio.lowlevel.open_process(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        with trio.fail_after(20):
-            line = await process.stdout.receive_some()
-        url = line.decode().split()[-1]
+    async with server_program(*args) as url:
         assert url.startswith("wss://127.0.0.1:")
         async with trioproto.open_websocket(url, ssl_context=client_context) as ws:
-            await ws.send("cli over tls")
-            assert await ws.receive() == "cli over tls"
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+            await ws.send("program over tls")
+            assert await ws.receive() == "program over tls"
 
 
 async def test_cli_certfile_keyfile(cert_files: Path, client_context: ssl.SSLContext) -> None:

@@ -47,30 +47,43 @@ def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@asynccontextmanager
-async def server_program(*args: str) -> AsyncIterator[str]:
-    """Run ``python ARGS`` in the repository root; yield the URL it prints ("serving on URL").
-
-    On exit, SIGINT must stop it gracefully with status 0 within 20 s (it is killed if not).
-    """
+async def start_program(*args: str) -> tuple[trio.Process, str]:
+    """Start ``python ARGS`` in the repository root; return it and the URL it prints."""
     process = await trio.lowlevel.open_process(
         [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
     )
+    assert process.stdout is not None
+    buffer = b""
+    with trio.fail_after(20):
+        while b"\n" not in buffer:
+            chunk = await process.stdout.receive_some()
+            assert chunk, "the program exited before printing its URL"
+            buffer += chunk
+    line = buffer.split(b"\n")[0].decode()
+    assert line.startswith("serving on "), line
+    return process, line.removeprefix("serving on ")
+
+
+async def stop_program(process: trio.Process, sig: int = signal.SIGINT) -> int:
+    """Send ``sig`` and return the exit status (killed after 20 s)."""
+    process.send_signal(sig)
     try:
-        assert process.stdout is not None
-        buffer = b""
         with trio.fail_after(20):
-            while b"\n" not in buffer:
-                chunk = await process.stdout.receive_some()
-                assert chunk, "the program exited before printing its URL"
-                buffer += chunk
-        line = buffer.split(b"\n")[0].decode()
-        assert line.startswith("serving on "), line
-        yield line.removeprefix("serving on ")
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
+            return await process.wait()
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@asynccontextmanager
+async def server_program(*args: str) -> AsyncIterator[str]:
+    """Run ``python ARGS``; yield its URL; on exit SIGINT must stop it with status 0."""
+    process, url = await start_program(*args)
+    try:
+        yield url
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    assert await stop_program(process) == 0

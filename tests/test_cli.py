@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,35 +10,18 @@ import pytest
 import trio
 
 import trioproto
+from conftest import start_program, stop_program
 from trioproto._cli import load_target, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _start(*args: str) -> tuple[trio.Process, str]:
-    """Start ``python -m trioproto ARGS`` in the repository root; return it and its URL."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "trioproto", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    buffer = b""
-    with trio.fail_after(20):
-        while b"\n" not in buffer:
-            chunk = await process.stdout.receive_some()
-            assert chunk, "the server exited before printing its URL"
-            buffer += chunk
-    line = buffer.split(b"\n")[0].decode()
-    assert line.startswith("serving on ")
-    return process, line.removeprefix("serving on ")
+    return await start_program("-m", "trioproto", *args)
 
 
 async def _stop(process: trio.Process) -> int:
-    process.send_signal(signal.SIGINT)
-    with trio.fail_after(20):
-        return await process.wait()
+    return await stop_program(process)
 
 
 async def test_serve_echo_example_then_sigint() -> None:
@@ -67,9 +49,7 @@ async def test_serve_echo_example_then_sigint() -> None:
 
 async def test_sigterm_also_stops_gracefully() -> None:
     process, _url = await _start("serve", "examples.echo:registry", "--port", "0")
-    process.send_signal(signal.SIGTERM)
-    with trio.fail_after(20):
-        assert await process.wait() == 0
+    assert await stop_program(process, signal.SIGTERM) == 0
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Message, MessageFragment, Pong
 
-__all__ = ["ConnectionStatistics", "WebSocket", "keepalive"]
+__all__ = ["ConnectionStatistics", "WebSocket", "keepalive", "ping_or_fail"]
 
 logger = logging.getLogger("trioproto")
 
@@ -430,15 +430,26 @@ async def keepalive(websocket: WebSocket, interval: float, timeout: float | None
         with trio.move_on_after(interval):
             await websocket.wait_closed()
             return
-        with trio.move_on_after(seconds_or_forever(timeout)) as scope:
-            try:
-                await websocket.ping()
-            except ConnectionClosed:
-                return
-        if scope.cancelled_caught:
-            logger.debug("connection %s: keepalive pong not received in time", websocket.id)
-            await websocket.fail(1011, "keepalive ping timeout")
+        if not await ping_or_fail(websocket, timeout):
             return
+
+
+async def ping_or_fail(websocket: WebSocket, timeout: float | None) -> bool:
+    """Ping once; fail the connection with 1011 if the pong takes longer than ``timeout``.
+
+    Returns whether the connection is still open (RFC 6455 §5.5.2: an unanswered ping means the
+    peer is gone or stuck).
+    """
+    with trio.move_on_after(seconds_or_forever(timeout)) as scope:
+        try:
+            await websocket.ping()
+        except ConnectionClosed:
+            return False
+    if scope.cancelled_caught:
+        logger.debug("connection %s: keepalive pong not received in time", websocket.id)
+        await websocket.fail(1011, "keepalive ping timeout")
+        return False
+    return True
 
 
 class _PendingPing:

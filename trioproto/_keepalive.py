@@ -9,17 +9,11 @@ and ``1.25 * interval`` after the previous one.
 
 from __future__ import annotations
 
-import logging
-
 import trio
 
-from ._closed import ConnectionClosed
-from ._config import seconds_or_forever
-from ._connection import WebSocket
+from ._connection import WebSocket, ping_or_fail
 
 __all__ = ["KeepaliveMonitor"]
-
-logger = logging.getLogger("trioproto")
 
 
 class KeepaliveMonitor:
@@ -55,12 +49,5 @@ class KeepaliveMonitor:
                         nursery.start_soon(self._ping, websocket)
 
     async def _ping(self, websocket: WebSocket) -> None:
-        with trio.move_on_after(seconds_or_forever(self.timeout)) as scope:
-            try:
-                await websocket.ping()
-            except ConnectionClosed:
-                return
-        if scope.cancelled_caught:
-            logger.debug("connection %s: keepalive pong not received in time", websocket.id)
+        if not await ping_or_fail(websocket, self.timeout):
             self.discard(websocket)
-            await websocket.fail(1011, "keepalive ping timeout")

@@ -1,13 +1,19 @@
-"""Tests for trioproto._connection over in-memory streams (no sockets, no wall clock)."""
+"""Tests for trioproto._connection over in-memory streams (no sockets, no wall clock), and of
+its socket write path over a Unix socket pair."""
 
 from __future__ import annotations
+
+import socket as stdlib_socket
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 import trio
 import trio.testing
 
 import trioproto
+from trioproto._transport import SocketTransport
 from trioproto.testing import memory_websocket_pair
+from trioproto.testing._pair import websocket_pair
 
 
 async def test_messages_both_ways() -> None:
@@ -147,7 +153,7 @@ async def test_concurrent_receivers_each_get_distinct_messages() -> None:
             await trio.testing.wait_all_tasks_blocked()
             await client.send("one")
             await client.send("two")
-        assert sorted(got) == ["one", "two"]  # type: ignore[type-var]
+        assert sorted(got) == ["one", "two"]  # type: ignore[type-var,unused-ignore]
 
 
 async def test_stream_view_round_trip() -> None:
@@ -227,3 +233,76 @@ async def test_keepalive_keeps_answering_peer(autojump_clock: trio.testing.MockC
         assert server.closed is None
         await client.send("still open")
         assert await server.receive() == "still open"
+
+
+# ------------------------------------------------------- the socket write path
+
+
+def socket_websocket_pair() -> AbstractAsyncContextManager[
+    tuple[trioproto.WebSocket, trioproto.WebSocket]
+]:
+    """A client and a server WebSocket over the two ends of a Unix socket pair."""
+    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    return websocket_pair(SocketTransport(left), SocketTransport(right))
+
+
+class StepCounter(trio.abc.Instrument):
+    """Counts how often the scheduler runs one task."""
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
+
+async def test_echo_costs_one_schedule_point_on_a_socket() -> None:
+    """The send right after a receive writes without yielding again (receive yielded)."""
+    async with socket_websocket_pair() as (client, server):
+        counter = StepCounter(trio.lowlevel.current_task())
+        trio.lowlevel.add_instrument(counter)
+        try:
+            await client.send("ping")
+            message = await server.receive()
+            before = counter.steps
+            await server.send(message)
+            assert counter.steps == before
+            assert await client.receive() == "ping"
+            # Without a receive just before, a send yields as any trio call does.
+            before = counter.steps
+            await server.send("unprompted")
+            assert counter.steps == before + 1
+            assert await client.receive() == "unprompted"
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+
+
+async def test_send_after_receive_is_still_a_cancellation_point() -> None:
+    async with socket_websocket_pair() as (client, server):
+        await client.send("ping")
+        assert await server.receive() == "ping"
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await server.send("never written")
+        assert scope.cancelled_caught
+        # Cancelling a send aborts the connection (see WebSocket.send) before any byte left:
+        # the peer sees the transport end, not the message.
+        assert server.closed is not None
+        await server.abort()
+        with pytest.raises(trioproto.ConnectionClosed) as info:
+            await client.receive()
+        assert info.value.code == 1006
+
+
+async def test_large_send_after_receive_writes_the_rest_by_waiting() -> None:
+    """What the socket does not take at once is written by waiting, in order."""
+    big = bytes(range(256)) * 3072  # 768 KiB: more than a Unix socket buffer holds
+    async with socket_websocket_pair() as (client, server):
+        await client.send("go")
+        assert await server.receive() == "go"
+        await server.send(big)  # the client's reader task drains the socket meanwhile
+        await server.send("after")
+        assert await client.receive() == big
+        assert await client.receive() == "after"

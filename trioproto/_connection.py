@@ -41,6 +41,7 @@ from ._exceptions import LocalProtocolError
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Message, MessageFragment, Pong
+from ._transport import SocketTransport, close_now
 
 __all__ = ["ConnectionStatistics", "WebSocket", "keepalive", "ping_or_fail"]
 
@@ -113,6 +114,7 @@ class WebSocket:
         self._resume_reading: trio.Event | None = None
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
+        self._just_received: trio.lowlevel.Task | None = None
         self._pings: dict[bytes, _PendingPing] = {}
         self._activated = False
         self._activated_event = trio.Event()
@@ -166,6 +168,10 @@ class WebSocket:
         way aborts the connection: the frame may be partly written, and with compression even
         an unwritten frame has advanced the shared compression context. Put deadlines around
         whole conversations, not single sends.
+
+        Like every trio call it is a cancellation point. It is a schedule point too, except
+        right after this task's own :meth:`receive` (which has just yielded): an echo then
+        costs one trip through the scheduler, not two.
 
         Raises:
             ConnectionClosed: the connection is closing or closed.
@@ -283,6 +289,7 @@ class WebSocket:
         if resume is not None and len(queue) < self._max_queue:
             self._resume_reading = None
             resume.set()
+        self._just_received = trio.lowlevel.current_task()
         return message
 
     def _end_of_inbound(self) -> BaseException:
@@ -378,8 +385,15 @@ class WebSocket:
     async def _write(self, queue_frame: object, *args: object) -> None:
         """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
         codec has queued, holding the FIFO write lock."""
+        # Schedule points: a task that has just yielded (in receive(), or waiting for the
+        # lock) writes its first chunk without yielding again, so an echo costs one trip
+        # through the scheduler instead of two. Every write is still a cancellation point,
+        # and a task that only sends still yields on each send.
+        just_yielded = self._just_received is trio.lowlevel.current_task()
+        self._just_received = None
         if self._writing:
             await self._writers.park()  # ownership is handed over by unpark()
+            just_yielded = True
         else:
             self._writing = True
         try:
@@ -393,9 +407,17 @@ class WebSocket:
                         ) from None
                     raise
             codec = self._codec
+            stream = self._stream
             while data := codec.data_to_send():
                 try:
-                    await self._stream.send_all(data)
+                    if just_yielded and type(stream) is SocketTransport:
+                        just_yielded = False
+                        await trio.lowlevel.checkpoint_if_cancelled()
+                        sent = stream.send_nowait(data)
+                        if sent < len(data):
+                            await stream.send_all(memoryview(data)[sent:])
+                        continue
+                    await stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     codec.receive_eof()
                     self._mark_closed()
@@ -418,7 +440,7 @@ class WebSocket:
         if self._codec.state is not State.CLOSED:
             self._codec.receive_eof()
         self._mark_closed()
-        await trio.aclose_forcefully(self._stream)
+        await close_now(self._stream)
 
 
 async def keepalive(websocket: WebSocket, interval: float, timeout: float | None) -> None:

@@ -53,7 +53,7 @@ from ._sansio._handshake import (
     validate_request,
 )
 from ._sansio._http import Request, RequestHeadParser, serialize_response
-from ._transport import SocketTransport
+from ._transport import SocketTransport, close_now
 
 __all__ = ["App", "HandshakeHook", "ServerStatistics", "WebSocketServer", "serve"]
 
@@ -278,7 +278,7 @@ class WebSocketServer:
             # A bug in trioproto itself must not take the server down either.
             logger.exception("internal error on a connection; it was dropped")
         finally:
-            await trio.aclose_forcefully(stream)
+            await close_now(stream)
 
     async def _serve_connection(self, sock: trio.socket.SocketType, token: object) -> None:
         stream: trio.abc.Stream

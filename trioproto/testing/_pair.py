@@ -13,7 +13,7 @@ from .._connection import WebSocket
 from .._nursery import open_task_nursery
 from .._sansio._codec import Codec, Role
 
-__all__ = ["memory_websocket_pair"]
+__all__ = ["memory_websocket_pair", "websocket_pair"]
 
 
 @asynccontextmanager
@@ -28,6 +28,22 @@ async def memory_websocket_pair(
     Both are closed (1000) when the block exits.
     """
     client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with websocket_pair(client_stream, server_stream, limits=limits, timeouts=timeouts) as (
+        client,
+        server,
+    ):
+        yield client, server
+
+
+@asynccontextmanager
+async def websocket_pair(
+    client_stream: trio.abc.Stream,
+    server_stream: trio.abc.Stream,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
+    """Like :func:`memory_websocket_pair`, over two given ends of a connected stream."""
     async with open_task_nursery() as nursery:
         client = WebSocket(
             client_stream,

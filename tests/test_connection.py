@@ -306,3 +306,47 @@ async def test_large_send_after_receive_writes_the_rest_by_waiting() -> None:
         await server.send("after")
         assert await client.receive() == big
         assert await client.receive() == "after"
+
+
+async def test_violation_waits_at_most_the_close_timeout_for_a_handler_that_does_not_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Failing the connection waits for the handler to take earlier messages, but a handler
+    that never reads holds the failure back for the close timeout at most."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    timeouts = trioproto.Timeouts(close=3, ping_interval=None)
+    async with websocket_pair(client_stream, server_stream, timeouts=timeouts) as (client, server):
+        await client.send("unread")
+        await trio.testing.wait_all_tasks_blocked()
+        start = trio.current_time()
+        await client_stream.send_all(bytes([0x83, 0x80, 0, 0, 0, 0]))  # reserved opcode 3
+        with pytest.raises(trioproto.ConnectionClosed) as info:
+            await client.receive()
+        assert info.value.code == 1002
+        assert trio.current_time() - start == pytest.approx(3)
+        assert server.statistics().queued_messages == 1
+
+
+async def test_violation_fails_at_once_when_the_handler_is_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    timeouts = trioproto.Timeouts(close=3, ping_interval=None)
+    async with websocket_pair(client_stream, server_stream, timeouts=timeouts) as (client, server):
+        server_saw: list[int] = []
+
+        async def waiting_handler() -> None:
+            with pytest.raises(trioproto.ConnectionClosed) as info:
+                await server.receive()
+            server_saw.append(info.value.code)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiting_handler)
+            await trio.testing.wait_all_tasks_blocked()
+            start = trio.current_time()
+            await client_stream.send_all(bytes([0x83, 0x80, 0, 0, 0, 0]))
+            with pytest.raises(trioproto.ConnectionClosed) as info:
+                await client.receive()
+            assert info.value.code == 1002
+            assert trio.current_time() == start
+        assert server_saw == [1002]

@@ -4,6 +4,7 @@ trio client as an independent peer."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -13,6 +14,11 @@ from websockets.trio.client import connect
 
 import trioproto
 from conftest import StartServer, ws_url
+from trioproto._sansio._codec import Codec, Role
+from trioproto._sansio._events import CloseReceived, Message
+from trioproto._sansio._frames import serialize_frame
+from trioproto._sansio._handshake import client_request, generate_key
+from trioproto._sansio._http import ResponseHeadParser
 
 
 def echo_registry() -> trioproto.Registry:
@@ -379,3 +385,72 @@ async def test_keepalive_fails_unresponsive_client_with_1011(
     assert events[-1] == CloseReceived(1011, "keepalive ping timeout")
     assert trio.current_time() - start == pytest.approx(30, abs=1)
     await stream.aclose()
+
+
+MASK = b"\x01\x02\x03\x04"
+
+
+async def _raw_upgrade(server: trioproto.WebSocketServer) -> tuple[trio.SocketStream, bytes]:
+    """Open a connection by hand, to send frames no library client would; return the stream
+    and what followed the 101's head."""
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
+    key = generate_key(bytes(range(16)))
+    await stream.send_all(client_request(host="127.0.0.1", resource="/", key=key))
+    while (response := parser.feed(await stream.receive_some())) is None:
+        pass
+    assert response.status_code == 101
+    return stream, parser.trailing_data
+
+
+async def _events_until_eof(stream: trio.SocketStream, trailing: bytes) -> list[object]:
+    client = Codec(Role.CLIENT, trailing_data=trailing)
+    with trio.fail_after(10):
+        while data := await stream.receive_some():
+            client.receive_data(data)
+    await stream.aclose()
+    return list(client.events())
+
+
+@pytest.mark.parametrize(
+    "violation",
+    [
+        pytest.param(lambda frame: bytes([frame[0] | 0x20]) + frame[1:], id="rsv2"),  # 3.2
+        pytest.param(lambda frame: bytes([0x85]) + frame[1:], id="reserved-opcode"),  # 4.1.3
+    ],
+)
+async def test_messages_before_a_violation_are_answered_first(
+    start_server: StartServer, violation: Callable[[bytes], bytes]
+) -> None:
+    """Autobahn 3.2 / 4.1.3, strictly: a message, a bad frame and a ping in one segment get
+    the message's echo, then close 1002, and no pong (RFC 6455 §5.2, §7.1.7)."""
+    server = await start_server(echo_registry())
+    stream, trailing = await _raw_upgrade(server)
+    good = serialize_frame(0x1, b"Hello, world!", mask=MASK)
+    bad = violation(serialize_frame(0x1, b"bad", mask=MASK))
+    ping = serialize_frame(0x9, b"ping", mask=MASK)
+    await stream.send_all(good + bad + ping)
+    events = await _events_until_eof(stream, trailing)
+    assert events[0] == Message("Hello, world!")
+    assert isinstance(events[1], CloseReceived) and events[1].code == 1002
+    assert len(events) == 2  # no pong: nothing after the bad frame was read
+
+
+async def test_violation_waits_for_a_busy_handler_to_catch_up(start_server: StartServer) -> None:
+    """The failure waits while the handler still works on earlier messages."""
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def slow(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await trio.sleep(0.05)
+            await ws.send(message)
+
+    server = await start_server(registry)
+    stream, trailing = await _raw_upgrade(server)
+    frames = [serialize_frame(0x1, text, mask=MASK) for text in (b"first", b"second")]
+    await stream.send_all(b"".join(frames) + serialize_frame(0x3, b"", mask=MASK))
+    events = await _events_until_eof(stream, trailing)
+    assert events[:2] == [Message("first"), Message("second")]
+    assert isinstance(events[2], CloseReceived) and events[2].code == 1002
+    assert len(events) == 3

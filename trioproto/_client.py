@@ -164,7 +164,13 @@ async def connect_websocket(
         raise
     websocket = WebSocket(
         transport,
-        Codec(Role.CLIENT, limits=limits, compression=compressor, trailing_data=trailing),
+        Codec(
+            Role.CLIENT,
+            limits=limits,
+            compression=compressor,
+            trailing_data=trailing,
+            defer_failure=True,
+        ),
         nursery=nursery,
         subprotocol=subprotocol,
         remote=(target.host, target.port),

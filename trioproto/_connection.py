@@ -115,6 +115,8 @@ class WebSocket:
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
         self._just_received: trio.lowlevel.Task | None = None
+        # Set when the handler asks for a message, while a failure waits for it to catch up.
+        self._caught_up: trio.Event | None = None
         self._pings: dict[bytes, _PendingPing] = {}
         self._activated = False
         self._activated_event = trio.Event()
@@ -283,6 +285,8 @@ class WebSocket:
             if self._closed_event.is_set():  # the reader has delivered everything
                 await trio.lowlevel.checkpoint()
                 raise self._end_of_inbound()
+            if self._caught_up is not None:
+                self._caught_up.set()
             await self._receivers.park()
         message = queue.popleft()
         resume = self._resume_reading
@@ -301,6 +305,8 @@ class WebSocket:
     def _stop_receiving(self) -> None:
         """No more messages will be queued: wake every waiter so it can see the end."""
         self._receivers.unpark_all()
+        if self._caught_up is not None:
+            self._caught_up.set()
         resume = self._resume_reading
         if resume is not None:
             self._resume_reading = None
@@ -321,6 +327,11 @@ class WebSocket:
                         self._acknowledge_pong(event.payload)
                     elif type(event) is CloseReceived:
                         self._stop_receiving()
+                if codec.failure_pending:
+                    await self._let_handler_catch_up()
+                    failure = codec.failure
+                    assert failure is not None
+                    codec.fail(failure.close_code, failure.reason)
                 if codec.state is State.CLOSED:
                     break
                 if codec.has_data_to_send and not self._writing:
@@ -346,6 +357,18 @@ class WebSocket:
                 pass
         if codec.should_close_transport:
             await self._close_transport()
+
+    async def _let_handler_catch_up(self) -> None:
+        """Before failing the connection for the peer's violation (RFC 6455 §7.1.7), let the
+        handler take and answer the messages that came before it: wait until it asks for the
+        next one, or the connection closes, for at most the close timeout. A handler already
+        waiting costs no delay."""
+        if not self._queue and self._receivers:
+            return
+        caught_up = self._caught_up = trio.Event()
+        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
+            await caught_up.wait()
+        self._caught_up = None
 
     async def _enqueue(self, message: str | bytes) -> None:
         self._messages_in += 1

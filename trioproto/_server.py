@@ -451,7 +451,11 @@ class WebSocketServer:
         compressor: PerMessageDeflate | None,
     ) -> None:
         codec = Codec(
-            Role.SERVER, limits=self._limits, compression=compressor, trailing_data=trailing_data
+            Role.SERVER,
+            limits=self._limits,
+            compression=compressor,
+            trailing_data=trailing_data,
+            defer_failure=True,  # WebSocket lets the handler catch up first
         )
         self._total += 1
         async with trio.open_nursery() as nursery:

@@ -1664,3 +1664,47 @@ def test_large_masked_frame_in_chunks(size: int) -> None:
     for chunk in _chunks(frame(BINARY, payload), size):
         codec.receive_data(chunk)
     assert codec.events() == [Message(payload)]
+
+
+# ------------------------------------------------------------------ deferred failure
+
+
+DEFERRED_CASES = [
+    # Autobahn 3.2: a message, then a frame with RSV2, then a ping.
+    ("rsv2", frame(TEXT, b"Hello", mask=MASK) + frame(TEXT, b"x", rsv=RSV2, mask=MASK)),
+    # Autobahn 4.1.3: a message, then a reserved non-control opcode, then a ping.
+    ("opcode 5", frame(TEXT, b"Hello", mask=MASK) + frame(5, b"", mask=MASK)),
+]
+
+
+@pytest.mark.parametrize(("description", "data"), DEFERRED_CASES)
+def test_deferred_failure_lets_earlier_messages_be_answered(description: str, data: bytes) -> None:
+    """With ``defer_failure`` the violation stops parsing but leaves the codec OPEN, so the
+    caller can answer what came before it, then fail (RFC 6455 §7.1.7)."""
+    codec = server(defer_failure=True)
+    ping = frame(PING, b"p", mask=MASK)
+    outcome = feed_every_way(lambda: server(defer_failure=True), data + ping)
+    assert outcome.events == [Message("Hello")]
+    assert (outcome.output, outcome.state, outcome.failure) == (b"", State.OPEN, 1002)
+    codec.receive_data(data + ping)
+    assert codec.events() == [Message("Hello")]
+    assert codec.failure_pending
+    codec.receive_data(frame(TEXT, b"ignored", mask=MASK))  # nothing more is parsed
+    assert codec.events() == []
+    codec.send_message("Hello")
+    assert codec.failure is not None
+    codec.fail(codec.failure.close_code, codec.failure.reason)
+    assert not codec.failure_pending
+    assert [f.summary() for f in read_frames(codec.data_to_send())] == [
+        (TEXT, b"Hello"),
+        (CLOSE, 1002),
+    ]
+    assert codec.state is State.CLOSED and codec.should_close_transport
+
+
+@pytest.mark.parametrize(("description", "data"), DEFERRED_CASES)
+def test_failure_is_immediate_by_default(description: str, data: bytes) -> None:
+    outcome = feed_every_way(server, data + frame(PING, b"p", mask=MASK))
+    assert outcome.events == [Message("Hello")]
+    assert outcome.summary() == [(CLOSE, 1002)]
+    assert outcome.state is State.CLOSED

@@ -117,6 +117,11 @@ class Codec:
         trailing_data: bytes received after the opening handshake, parsed at once.
         mask_source: where client masking keys come from (RFC 6455 §10.3: "strong source of
             entropy"); takes a byte count and returns that many random bytes.
+        defer_failure: on the peer's protocol violation, only stop parsing and record it in
+            :attr:`failure`, leaving the state as it is, until the caller calls :meth:`fail`:
+            the messages parsed before the violation can then still be answered first (the
+            strict outcome of Autobahn cases 3.2, 4.1.3, 5.15). By default the connection
+            fails at once.
     """
 
     def __init__(
@@ -129,8 +134,10 @@ class Codec:
         fragments: bool = False,
         trailing_data: bytes = b"",
         mask_source: Callable[[int], bytes] = os.urandom,
+        defer_failure: bool = False,
     ) -> None:
         self.role = role
+        self.defer_failure = defer_failure
         self.compression = compression
         self.auto_pong = auto_pong
         self.fragments = fragments
@@ -191,16 +198,26 @@ class Codec:
         """Feed bytes read from the transport; then call :meth:`events`, then
         :meth:`data_to_send` (a received ping or close queues a reply).
 
-        A protocol violation does not raise: it fails the connection (see :attr:`failure`).
+        A protocol violation does not raise: it fails the connection (see :attr:`failure`),
+        or with ``defer_failure`` stops parsing until the caller fails it
+        (:attr:`failure_pending`).
         """
-        if self._state is State.CLOSED:
+        if self._state is State.CLOSED or self.failure is not None:
             return
         self._buffer += data
         try:
             self._parse()
         except RemoteProtocolError as exc:
             self.failure = exc
-            self.fail(exc.close_code, exc.reason)
+            self._buffer.clear()
+            if not self.defer_failure:
+                self.fail(exc.close_code, exc.reason)
+
+    @property
+    def failure_pending(self) -> bool:
+        """The peer violated the protocol, and the caller has yet to :meth:`fail` the
+        connection (only with ``defer_failure``)."""
+        return self.failure is not None and self._state is not State.CLOSED
 
     def receive_eof(self) -> None:
         """Report that the transport reached end of file; the connection is now CLOSED.

@@ -47,14 +47,14 @@ async def websocket_pair(
     async with open_task_nursery() as nursery:
         client = WebSocket(
             client_stream,
-            Codec(Role.CLIENT, limits=limits),
+            Codec(Role.CLIENT, limits=limits, defer_failure=True),
             nursery=nursery,
             limits=limits,
             timeouts=timeouts,
         )
         server = WebSocket(
             server_stream,
-            Codec(Role.SERVER, limits=limits),
+            Codec(Role.SERVER, limits=limits, defer_failure=True),
             nursery=nursery,
             limits=limits,
             timeouts=timeouts,

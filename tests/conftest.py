@@ -16,6 +16,7 @@ import trio
 
 if TYPE_CHECKING:
     import trioproto
+    from trioproto._transport import SocketTransport
 
 StartServer = Callable[..., Awaitable["trioproto.WebSocketServer"]]
 
@@ -42,6 +43,16 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[StartServer]:
 
 def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
+
+
+def transport_pair() -> tuple[SocketTransport, SocketTransport]:
+    """The two ends of a connected Unix socket pair, as the server's socket transport."""
+    import socket as stdlib_socket
+
+    from trioproto._transport import SocketTransport
+
+    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    return SocketTransport(left), SocketTransport(right)
 
 
 ROOT = Path(__file__).resolve().parent.parent

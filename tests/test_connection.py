@@ -3,7 +3,6 @@ its socket write path over a Unix socket pair."""
 
 from __future__ import annotations
 
-import socket as stdlib_socket
 from contextlib import AbstractAsyncContextManager
 
 import pytest
@@ -11,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from trioproto._transport import SocketTransport
+from conftest import transport_pair
 from trioproto.testing import memory_websocket_pair
 from trioproto.testing._pair import websocket_pair
 
@@ -242,8 +241,7 @@ def socket_websocket_pair() -> AbstractAsyncContextManager[
     tuple[trioproto.WebSocket, trioproto.WebSocket]
 ]:
     """A client and a server WebSocket over the two ends of a Unix socket pair."""
-    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
-    return websocket_pair(SocketTransport(left), SocketTransport(right))
+    return websocket_pair(*transport_pair())
 
 
 class StepCounter(trio.abc.Instrument):
@@ -308,6 +306,10 @@ async def test_large_send_after_receive_writes_the_rest_by_waiting() -> None:
         assert await client.receive() == "after"
 
 
+# A masked, empty, final frame with the reserved opcode 3: a violation (RFC 6455 §5.2).
+RESERVED_OPCODE_FRAME = bytes([0x83, 0x80, 0, 0, 0, 0])
+
+
 async def test_violation_waits_at_most_the_close_timeout_for_a_handler_that_does_not_read(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -319,7 +321,7 @@ async def test_violation_waits_at_most_the_close_timeout_for_a_handler_that_does
         await client.send("unread")
         await trio.testing.wait_all_tasks_blocked()
         start = trio.current_time()
-        await client_stream.send_all(bytes([0x83, 0x80, 0, 0, 0, 0]))  # reserved opcode 3
+        await client_stream.send_all(RESERVED_OPCODE_FRAME)
         with pytest.raises(trioproto.ConnectionClosed) as info:
             await client.receive()
         assert info.value.code == 1002
@@ -344,7 +346,7 @@ async def test_violation_fails_at_once_when_the_handler_is_waiting(
             nursery.start_soon(waiting_handler)
             await trio.testing.wait_all_tasks_blocked()
             start = trio.current_time()
-            await client_stream.send_all(bytes([0x83, 0x80, 0, 0, 0, 0]))
+            await client_stream.send_all(RESERVED_OPCODE_FRAME)
             with pytest.raises(trioproto.ConnectionClosed) as info:
                 await client.receive()
             assert info.value.code == 1002

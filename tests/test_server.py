@@ -15,7 +15,7 @@ from websockets.trio.client import connect
 import trioproto
 from conftest import StartServer, ws_url
 from trioproto._sansio._codec import Codec, Role
-from trioproto._sansio._events import CloseReceived, Message
+from trioproto._sansio._events import CloseReceived, Message, Ping
 from trioproto._sansio._frames import serialize_frame
 from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
@@ -349,44 +349,6 @@ async def test_slow_consumer_is_held_back_by_tcp(start_server: StartServer) -> N
         assert await client.recv() == "all received"
 
 
-async def test_keepalive_fails_unresponsive_client_with_1011(
-    start_server: StartServer, autojump_clock: trio.testing.MockClock
-) -> None:
-    """A client that never answers pings is failed with 1011 once ping_timeout expires
-    (RFC 6455 §5.5.2); the clock is virtual, so the test takes no wall time."""
-    from trioproto._sansio._codec import Codec, Role
-    from trioproto._sansio._events import CloseReceived, Ping
-    from trioproto._sansio._handshake import client_request, generate_key
-    from trioproto._sansio._http import ResponseHeadParser
-
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    async def idle(ws: trioproto.WebSocket) -> None:
-        await ws.wait_closed()
-
-    timeouts = trioproto.Timeouts(ping_interval=20, ping_timeout=10)
-    server = await start_server(registry, timeouts=timeouts)
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(client_request(host="x", resource="/", key=generate_key(bytes(16))))
-    parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
-    while (response := parser.feed(await stream.receive_some())) is None:
-        pass
-    assert response.status_code == 101
-    codec = Codec(Role.CLIENT, auto_pong=False, trailing_data=parser.trailing_data)
-    start = trio.current_time()
-    events: list[object] = []
-    while not any(isinstance(event, CloseReceived) for event in events):
-        data = await stream.receive_some()
-        assert data
-        codec.receive_data(data)
-        events += codec.events()
-    assert isinstance(events[0], Ping)
-    assert events[-1] == CloseReceived(1011, "keepalive ping timeout")
-    assert trio.current_time() - start == pytest.approx(30, abs=1)
-    await stream.aclose()
-
-
 MASK = b"\x01\x02\x03\x04"
 
 
@@ -410,6 +372,34 @@ async def _events_until_eof(stream: trio.SocketStream, trailing: bytes) -> list[
             client.receive_data(data)
     await stream.aclose()
     return list(client.events())
+
+
+async def test_keepalive_fails_unresponsive_client_with_1011(
+    start_server: StartServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A client that never answers pings is failed with 1011 once ping_timeout expires
+    (RFC 6455 §5.5.2); the clock is virtual, so the test takes no wall time."""
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def idle(ws: trioproto.WebSocket) -> None:
+        await ws.wait_closed()
+
+    timeouts = trioproto.Timeouts(ping_interval=20, ping_timeout=10)
+    server = await start_server(registry, timeouts=timeouts)
+    stream, trailing = await _raw_upgrade(server)
+    codec = Codec(Role.CLIENT, auto_pong=False, trailing_data=trailing)
+    start = trio.current_time()
+    events: list[object] = []
+    while not any(isinstance(event, CloseReceived) for event in events):
+        data = await stream.receive_some()
+        assert data
+        codec.receive_data(data)
+        events += codec.events()
+    assert isinstance(events[0], Ping)
+    assert events[-1] == CloseReceived(1011, "keepalive ping timeout")
+    assert trio.current_time() - start == pytest.approx(30, abs=1)
+    await stream.aclose()
 
 
 @pytest.mark.parametrize(

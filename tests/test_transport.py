@@ -3,18 +3,12 @@ non-waiting write the connection uses right after a receive, and closing without
 
 from __future__ import annotations
 
-import socket as stdlib_socket
-
 import pytest
 import trio
 import trio.testing
 
-from trioproto._transport import SocketTransport, close_now
-
-
-def transport_pair() -> tuple[SocketTransport, SocketTransport]:
-    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
-    return SocketTransport(left), SocketTransport(right)
+from conftest import transport_pair
+from trioproto._transport import close_now
 
 
 async def test_round_trip_and_end_of_file() -> None:

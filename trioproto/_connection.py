@@ -329,9 +329,7 @@ class WebSocket:
                         self._stop_receiving()
                 if codec.failure_pending:
                     await self._let_handler_catch_up()
-                    failure = codec.failure
-                    assert failure is not None
-                    codec.fail(failure.close_code, failure.reason)
+                    codec.fail_for_violation()
                 if codec.state is State.CLOSED:
                     break
                 if codec.has_data_to_send and not self._writing:

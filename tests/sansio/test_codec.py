@@ -1692,8 +1692,7 @@ def test_deferred_failure_lets_earlier_messages_be_answered(description: str, da
     codec.receive_data(frame(TEXT, b"ignored", mask=MASK))  # nothing more is parsed
     assert codec.events() == []
     codec.send_message("Hello")
-    assert codec.failure is not None
-    codec.fail(codec.failure.close_code, codec.failure.reason)
+    codec.fail_for_violation()
     assert not codec.failure_pending
     assert [f.summary() for f in read_frames(codec.data_to_send())] == [
         (TEXT, b"Hello"),

@@ -118,10 +118,10 @@ class Codec:
         mask_source: where client masking keys come from (RFC 6455 §10.3: "strong source of
             entropy"); takes a byte count and returns that many random bytes.
         defer_failure: on the peer's protocol violation, only stop parsing and record it in
-            :attr:`failure`, leaving the state as it is, until the caller calls :meth:`fail`:
-            the messages parsed before the violation can then still be answered first (the
-            strict outcome of Autobahn cases 3.2, 4.1.3, 5.15). By default the connection
-            fails at once.
+            :attr:`failure`, leaving the state as it is, until the caller calls
+            :meth:`fail_for_violation`: the messages parsed before the violation can then
+            still be answered first (the strict outcome of Autobahn cases 3.2, 4.1.3, 5.15).
+            By default the connection fails at once.
     """
 
     def __init__(
@@ -211,13 +211,18 @@ class Codec:
             self.failure = exc
             self._buffer.clear()
             if not self.defer_failure:
-                self.fail(exc.close_code, exc.reason)
+                self.fail_for_violation()
 
     @property
     def failure_pending(self) -> bool:
-        """The peer violated the protocol, and the caller has yet to :meth:`fail` the
-        connection (only with ``defer_failure``)."""
+        """The peer violated the protocol, and the caller has yet to
+        :meth:`fail_for_violation` (only with ``defer_failure``)."""
         return self.failure is not None and self._state is not State.CLOSED
+
+    def fail_for_violation(self) -> None:
+        """:meth:`fail` with the close code and reason of the recorded :attr:`failure`."""
+        assert self.failure is not None, "no violation was recorded"
+        self.fail(self.failure.close_code, self.failure.reason)
 
     def receive_eof(self) -> None:
         """Report that the transport reached end of file; the connection is now CLOSED.

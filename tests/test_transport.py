@@ -3,12 +3,14 @@ non-waiting write the connection uses right after a receive, and closing without
 
 from __future__ import annotations
 
+import socket as stdlib_socket
+
 import pytest
 import trio
 import trio.testing
 
 from conftest import transport_pair
-from trioproto._transport import close_now
+from trioproto._transport import SocketTransport, close_now
 
 
 async def test_round_trip_and_end_of_file() -> None:
@@ -73,4 +75,94 @@ async def test_close_now_works_in_a_cancelled_scope() -> None:
     with pytest.raises(trio.ClosedResourceError):
         await memory.send_all(b"x")
     assert await right.receive_some() == b""
+    await right.aclose()
+
+
+# --- no system call on a descriptor number after its socket was closed (issue 17, defect 1)
+#
+# The interleaving: a task waits for readability (or writability), is woken, and before it
+# resumes another task closes the socket and the next accept() gets the same descriptor number.
+# The hook below closes the transport at exactly that moment and opens a new socket pair, whose
+# lower end takes the freed number, with bytes waiting on it.
+
+
+def _close_and_reuse_number(
+    transport: SocketTransport, monkeypatch: pytest.MonkeyPatch, name: str
+) -> list[stdlib_socket.socket]:
+    number = transport.socket.fileno()
+    real_wait = getattr(trio.lowlevel, name)
+    reused: list[stdlib_socket.socket] = []
+
+    async def wait_then_lose_the_race(sock: object) -> None:
+        await real_wait(sock)
+        if not reused:
+            transport.close()
+            a, b = stdlib_socket.socketpair()
+            assert a.fileno() == number, "the freed descriptor number was not reused"
+            b.sendall(b"GET /another-client HTTP/1.1\r\n\r\n")
+            reused.extend((a, b))
+
+    monkeypatch.setattr(trio.lowlevel, name, wait_then_lose_the_race)
+    return reused
+
+
+async def test_a_read_never_touches_a_reused_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    left, right = transport_pair()
+    reused = _close_and_reuse_number(left, monkeypatch, "wait_readable")
+    async with trio.open_nursery() as nursery:
+
+        async def read() -> None:
+            with pytest.raises(trio.ClosedResourceError):
+                await left.receive_some()
+
+        nursery.start_soon(read)
+        await trio.testing.wait_all_tasks_blocked()
+        await right.send_all(b"wakes the reader")
+    new_connection, new_client = reused
+    # The new connection's request is still there, unread by the dead connection's reader.
+    new_connection.setblocking(False)
+    assert new_connection.recv(100) == b"GET /another-client HTTP/1.1\r\n\r\n"
+    new_connection.close()
+    new_client.close()
+    await right.aclose()
+
+
+async def test_a_write_never_touches_a_reused_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    left, right = transport_pair()
+    while left.send_nowait(b"x" * 65536):  # fill the socket buffer: the next send waits
+        pass
+    reused = _close_and_reuse_number(left, monkeypatch, "wait_writable")
+    async with trio.open_nursery() as nursery:
+
+        async def write() -> None:
+            with pytest.raises(trio.ClosedResourceError):
+                await left.send_all(b"secret for the old peer")
+
+        nursery.start_soon(write)
+        await trio.testing.wait_all_tasks_blocked()
+        while await right.receive_some():  # drain: the writer becomes writable again
+            if reused:
+                break
+    new_connection, new_client = reused
+    new_client.setblocking(False)
+    with pytest.raises(BlockingIOError):  # nothing was written to the new connection
+        new_client.recv(100)
+    new_connection.close()
+    new_client.close()
+    await right.aclose()
+
+
+async def test_every_operation_after_close_raises_closed() -> None:
+    left, right = transport_pair()
+    left.close()
+    with pytest.raises(trio.ClosedResourceError):
+        await left.receive_some()
+    with pytest.raises(trio.ClosedResourceError):
+        await left.send_all(b"x")
+    with pytest.raises(trio.ClosedResourceError):
+        left.send_nowait(b"x")
+    with pytest.raises(trio.ClosedResourceError):
+        await left.send_eof()
+    with pytest.raises(trio.ClosedResourceError):
+        await left.wait_send_all_might_not_block()
     await right.aclose()

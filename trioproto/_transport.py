@@ -8,7 +8,14 @@ system call first, and only when it would block wait with :func:`trio.lowlevel.w
 or :func:`trio.lowlevel.wait_writable`. Every call still checkpoints, as trio requires.
 
 The trio socket keeps owning the file descriptor (closing, ``getpeername``); this class only
-reads and writes it.
+reads and writes it, under one rule: **no system call on the descriptor number after the socket
+was closed.** A descriptor number is reused by the very next ``accept()``, so a read or write
+on a stale number would touch another client's connection. trio runs one task at a time, and
+another task can close the socket only while this one waits (in ``wait_readable`` /
+``wait_writable``, or runnable but not yet resumed after them). So every system call is preceded,
+with no checkpoint in between, by a check of the closed flag, and every wait is followed by that
+check again before the next call. A task parked in a wait when the socket closes is woken by
+trio's ``notify_closing`` with :class:`trio.ClosedResourceError`.
 """
 
 from __future__ import annotations
@@ -50,14 +57,13 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         end of file. Cancelling it is safe: nothing is consumed unless it returns."""
         if self._receiving:
             raise trio.BusyResourceError("another task is receiving on this stream")
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
         size = max_bytes or _DEFAULT_RECEIVE_SIZE
         self._receiving = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
             waited = False
             while True:
+                self._check_open()  # again after every wait: another task may have closed it
                 try:
                     data = os.read(self._fd, size)
                 except BlockingIOError:
@@ -78,13 +84,12 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         the stream is then unusable (as for any trio stream)."""
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
         self._sending = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
             view = memoryview(data)
             while view:
+                self._check_open()  # again after every wait: another task may have closed it
                 try:
                     sent = os.write(self._fd, view)
                 except BlockingIOError:
@@ -105,8 +110,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         """
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
+        self._check_open()
         try:
             return os.write(self._fd, data)
         except BlockingIOError:
@@ -116,15 +120,13 @@ class SocketTransport(trio.abc.HalfCloseableStream):
 
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the socket is writable."""
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
+        self._check_open()
         await trio.lowlevel.wait_writable(self.socket)
 
     async def send_eof(self) -> None:
         """Shut down the sending direction (TCP FIN); receiving still works."""
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
         await trio.lowlevel.checkpoint()
+        self._check_open()  # after the checkpoint: it may have been closed meanwhile
         try:
             self.socket.shutdown(stdlib_socket.SHUT_WR)
         except OSError as exc:
@@ -139,6 +141,12 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         """Close the socket now, without a checkpoint: closing a socket never blocks."""
         self._closed = True
         self.socket.close()
+
+    def _check_open(self) -> None:
+        """Raise if the socket was closed: its descriptor number may belong to another
+        connection by now. Callers make the system call with no checkpoint after this."""
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
 
     def _translate(self, exc: OSError) -> Exception:
         if self._closed or exc.errno == errno.EBADF:

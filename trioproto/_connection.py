@@ -25,6 +25,7 @@ normal close by the peer, :class:`trio.EndOfChannel` on ``inbound``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -121,6 +122,7 @@ class WebSocket:
         self._activated = False
         self._activated_event = trio.Event()
         self._closed_event = trio.Event()
+        self._reader_done: trio.Event | None = None  # set when the reader has finished
         self._transport_closed = False
         self._messages_in = self._messages_out = 0
         self._bytes_in = self._bytes_out = 0
@@ -215,8 +217,10 @@ class WebSocket:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Orderly shutdown: the closing handshake of RFC 6455 §7.1.2.
 
-        Sends a close frame, waits up to ``Timeouts.close`` for the peer's close frame, then
-        closes the transport. Idempotent: later calls wait for the first one's outcome.
+        Sends a close frame and waits for the peer's, then closes the transport. The whole of it
+        (waiting for a send of the handler's that is blocked on a peer that does not read,
+        writing our close frame, waiting for the peer's) takes at most ``Timeouts.close``.
+        Idempotent: later calls wait for the first one's outcome.
 
         Args:
             code: the status code (RFC 6455 §7.4); 1000 means a normal end.
@@ -225,18 +229,19 @@ class WebSocket:
         Raises:
             LocalProtocolError: the code may not be sent or the reason is too long.
         """
-        if self._codec.state is State.OPEN:
-            self._codec.send_close(code, reason)  # validates before anything is written
-            self._stop_receiving()
-            try:
-                with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-                    await self._write(None)
-            except ConnectionClosed:
-                pass
-            if not self._activated:
-                self.activate()
+        # One bound for the whole close (sending ours, then waiting for theirs): a send blocked
+        # on a peer that does not read holds the write lock, and must not double the wait.
         with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
+            if self._codec.state is State.OPEN:
+                self._codec.send_close(code, reason)  # validates before anything is written
+                self._stop_receiving()
+                with contextlib.suppress(ConnectionClosed):
+                    await self._write(None)
+                if not self._activated:
+                    self.activate()
             await self._closed_event.wait()
+            if self._reader_done is not None:
+                await self._reader_done.wait()  # it may still be sending the close frame
         await self._close_transport()
 
     async def aclose(self) -> None:
@@ -315,6 +320,13 @@ class WebSocket:
     # -------------------------------------------------------------- reader
 
     async def _read_loop(self) -> None:
+        done = self._reader_done = trio.Event()
+        try:
+            await self._read_until_closed()
+        finally:
+            done.set()
+
+    async def _read_until_closed(self) -> None:
         codec = self._codec
         stream = self._stream
         try:
@@ -344,17 +356,38 @@ class WebSocket:
                     codec.receive_eof()
         except ConnectionClosed:
             pass
-        finally:
+        except BaseException:
             self._mark_closed()
-        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
+            raise
+        # The close frame we owe goes out before anyone learns that the connection ended (RFC
+        # 6455 §5.5.1): whoever learns it may close the transport.
         if codec.has_data_to_send:
             try:
                 with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
                     await self._write(None)
             except ConnectionClosed:
                 pass
+        self._mark_closed()
+        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.should_close_transport:
+            if codec.close_received is None:
+                await self._drain_until_peer_closes()
             await self._close_transport()
+
+    async def _drain_until_peer_closes(self) -> None:
+        """After failing the connection, read and discard what the peer still sends until it
+        closes, bounded by the close timeout. Closing a socket with unread bytes makes the
+        kernel send a reset, which can destroy our close frame before the peer reads it."""
+        stream = self._stream
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_eof()
+        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
+            try:
+                while await stream.receive_some(RECEIVE_SIZE):
+                    pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
 
     async def _let_handler_catch_up(self) -> None:
         """Before failing the connection for the peer's violation (RFC 6455 §7.1.7), let the

@@ -346,6 +346,9 @@ class WebSocket:
                     break
                 if codec.has_data_to_send and not self._writing:
                     await self._write(None)
+                if codec.paused:  # more frames are buffered; the queue had room for them
+                    codec.receive_data(b"")
+                    continue
                 try:
                     data = await stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):

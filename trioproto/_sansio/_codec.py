@@ -155,6 +155,9 @@ class Codec:
         #: The transport reported end of file.
         self.eof_received = False
         self._buffer = bytearray()
+        #: Parsing stopped after a decompressed message with bytes still buffered: collect
+        #: the :meth:`events`, then call ``receive_data(b"")`` to go on.
+        self.paused = False
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         # The data frame whose payload is being received (RFC 6455 §5.2).
@@ -205,6 +208,7 @@ class Codec:
         if self._state is State.CLOSED or self.failure is not None:
             return
         self._buffer += data
+        self.paused = False
         try:
             self._parse()
         except RemoteProtocolError as exc:
@@ -248,7 +252,7 @@ class Codec:
         # slice of it is consumed before the view is released and the buffer trimmed.
         view = memoryview(buffer)
         try:
-            while position < end and self._state is not State.CLOSED:
+            while position < end and self._state is not State.CLOSED and not self.paused:
                 if self._frame_remaining:
                     take = min(self._frame_remaining, end - position)
                     self._receive_payload(view[position : position + take])
@@ -400,6 +404,10 @@ class Codec:
             self._events.append(MessageFragment(data, final))
         else:
             self._events.append(Message(data))
+        if self._message_compressed:
+            # A few bytes on the wire may inflate to max_message_size: hand this message over
+            # before inflating the next, so the caller's queue bound applies to decoded bytes.
+            self.paused = True
 
     def _receive_control(self, opcode: int, payload: bytes) -> None:
         if opcode == _PING:

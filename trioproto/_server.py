@@ -489,7 +489,7 @@ class WebSocketServer:
                 try:
                     await selection.entry.handler(websocket)
                 except Exception as exc:
-                    if not _is_connection_closed(exc):
+                    if not _is_end_of(websocket, exc):
                         self._handler_errors += 1
                         logger.error(
                             "handler raised on connection %s (path %s, subprotocol %s); "
@@ -611,11 +611,13 @@ def _peer_address(sock: trio.socket.SocketType) -> object:
         return None
 
 
-def _is_connection_closed(exc: BaseException) -> bool:
-    """Whether ``exc`` only says the connection closed under the handler (not a bug)."""
+def _is_end_of(websocket: WebSocket, exc: BaseException) -> bool:
+    """Whether ``exc`` only says that the handler's own connection closed under it (not a
+    bug). A :class:`ConnectionClosed` from a send to *another* connection, while this one is
+    still open, is a handler failure like any other exception."""
     if isinstance(exc, BaseExceptionGroup):
-        return all(_is_connection_closed(inner) for inner in exc.exceptions)
-    return isinstance(exc, ConnectionClosed)
+        return all(_is_end_of(websocket, inner) for inner in exc.exceptions)
+    return isinstance(exc, ConnectionClosed) and websocket.statistics().state != "open"
 
 
 async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:

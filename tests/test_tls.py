@@ -186,3 +186,24 @@ def test_wss_echo_example_makes_its_own_certificate(tmp_path: Path) -> None:
     context = throwaway_context(str(tmp_path / "ca.pem"))
     assert isinstance(context, ssl.SSLContext)
     assert (tmp_path / "ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+async def test_serve_takes_a_ready_ssl_listener(
+    nursery: trio.Nursery, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """A trio.SSLListener is a listener like any other: the TLS is its own, not the server's."""
+    (inner,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listener = trio.SSLListener(inner, server_context, https_compatible=True)
+    server: trioproto.WebSocketServer = await nursery.start(
+        lambda task_status: trioproto.serve(
+            echo_registry(), listeners=[listener], task_status=task_status
+        )
+    )
+    port = inner.socket.getsockname()[1]
+    with trio.fail_after(10):
+        async with trioproto.open_websocket(
+            f"wss://localhost:{port}/", ssl_context=client_context
+        ) as ws:
+            await ws.send("through an SSLListener")
+            assert await ws.receive() == "through an SSLListener"
+        await server.aclose()

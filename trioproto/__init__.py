@@ -15,6 +15,8 @@ from ._config import Limits as Limits
 from ._config import Timeouts as Timeouts
 from ._connection import ConnectionStatistics as ConnectionStatistics
 from ._connection import WebSocket as WebSocket
+from ._connection_handler import ConnectionHandler as ConnectionHandler
+from ._connection_handler import ServerStatistics as ServerStatistics
 from ._exceptions import HandshakeError as HandshakeError
 from ._exceptions import HandshakeRejected as HandshakeRejected
 from ._exceptions import InvalidHandshake as InvalidHandshake
@@ -35,7 +37,6 @@ from ._run import run as run
 from ._run import serve_until_signal as serve_until_signal
 from ._sansio._deflate import DeflatePolicy as DeflatePolicy
 from ._server import App as App
-from ._server import ServerStatistics as ServerStatistics
 from ._server import WebSocketServer as WebSocketServer
 from ._server import serve as serve
 from ._tls import client_ssl_context as client_ssl_context
@@ -50,6 +51,7 @@ __all__ = [
     "Accept",
     "App",
     "ConnectionClosed",
+    "ConnectionHandler",
     "ConnectionStatistics",
     "DeflatePolicy",
     "HandshakeError",

@@ -251,12 +251,8 @@ async def _handshake(
     )
     compressor = None
     if extensions is not None and compression is not None:
-        compressor = PerMessageDeflate(
-            accept_client([extensions], compression),
-            is_client=True,
-            min_size=compression.min_size,
-            compress_level=compression.compress_level,
-            mem_level=compression.mem_level,
+        compressor = PerMessageDeflate.from_policy(
+            accept_client([extensions], compression), compression, is_client=True
         )
     return subprotocol, compressor, parser.trailing_data
 

@@ -13,8 +13,9 @@ from typing import TextIO
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._options import DEFAULT_COMPRESSION
 from ._sansio._deflate import DeflatePolicy
-from ._server import DEFAULT_COMPRESSION, App, WebSocketServer, serve
+from ._server import App, WebSocketServer, serve
 
 __all__ = ["run", "serve_until_signal"]
 

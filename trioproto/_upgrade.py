@@ -12,11 +12,12 @@ from __future__ import annotations
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._connection_handler import ConnectionHandler
+from ._options import DEFAULT_COMPRESSION, ServerOptions
 from ._registry import Activation, Handler
 from ._routing import UpgradeTo
 from ._sansio._deflate import DeflatePolicy
 from ._sansio._http import Request, RequestHeadParser
-from ._server import DEFAULT_COMPRESSION, WebSocketServer
 
 __all__ = ["parse_request_head", "upgrade_stream"]
 
@@ -71,7 +72,7 @@ async def upgrade_stream(
         compression: the permessage-deflate policy, ``None`` for none.
     """
     registry = UpgradeTo(handler, subprotocol, activation).registry()
-    server = WebSocketServer(
-        registry, [], limits=limits, timeouts=timeouts, compression=compression
+    options = ServerOptions(limits=limits, timeouts=timeouts, compression=compression)
+    await ConnectionHandler(registry, options).upgrade(
+        stream, request, trailing_data=trailing_data, remote=remote
     )
-    await server.upgrade(stream, request, trailing_data=trailing_data, remote=remote)

@@ -276,6 +276,19 @@ class PerMessageDeflate:
         self._compressor = self._new_compressor()
         self._decompressor = zlib.decompressobj(wbits=self._decompress_wbits)
 
+    @classmethod
+    def from_policy(
+        cls, params: DeflateParameters, policy: DeflatePolicy, *, is_client: bool
+    ) -> PerMessageDeflate:
+        """The compressor for negotiated ``params``, with ``policy``'s zlib settings."""
+        return cls(
+            params,
+            is_client=is_client,
+            min_size=policy.min_size,
+            compress_level=policy.compress_level,
+            mem_level=policy.mem_level,
+        )
+
     def _new_compressor(self) -> zlib._Compress:
         return zlib.compressobj(self._level, zlib.DEFLATED, self._compress_wbits, self._mem_level)
 

@@ -13,7 +13,9 @@ from .._client import connect_websocket
 from .._closed import ConnectionClosed
 from .._config import DEFAULT_LIMITS, Limits, Timeouts
 from .._connection import WebSocket
+from .._connection_handler import ConnectionHandler
 from .._nursery import open_task_nursery
+from .._options import ServerOptions
 from .._server import App, WebSocketServer, serve
 
 __all__ = ["TestClient", "open_test_client", "open_test_server"]
@@ -27,13 +29,13 @@ class TestClient:
 
     Attributes:
         websocket: the client's :class:`~trioproto.WebSocket` (full API).
-        server: the in-memory :class:`~trioproto.WebSocketServer` (``statistics()``,
-            ``connections``).
+        server: the :class:`~trioproto.ConnectionHandler` serving the in-memory connection
+            (``statistics()``, ``connections``).
     """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, websocket: WebSocket, server: WebSocketServer) -> None:
+    def __init__(self, websocket: WebSocket, server: ConnectionHandler) -> None:
         self.websocket = websocket
         self.server = server
 
@@ -111,9 +113,11 @@ async def open_test_client(
                 await client.expect("hi")
     """
     client_stream, server_stream = trio.testing.memory_stream_pair()
-    server = WebSocketServer(app, [], limits=limits, timeouts=timeouts)
+    server = ConnectionHandler(
+        app, ServerOptions(limits=limits, timeouts=timeouts, compression=None)
+    )
     async with open_task_nursery() as nursery:
-        nursery.start_soon(functools.partial(server.handle_stream, server_stream, remote="memory"))
+        nursery.start_soon(server.handle_stream, server_stream, "memory")
         websocket = await connect_websocket(
             nursery,
             f"ws://testserver{path}",

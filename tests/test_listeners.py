@@ -1,0 +1,92 @@
+"""serve() over ready listeners (trio.serve_listeners' shape), over real loopback sockets."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+import trioproto
+
+
+def remote_echo_registry() -> trioproto.Registry:
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        await ws.send(repr(ws.remote))
+        async for message in ws.inbound:
+            await ws.send(message)
+
+    return registry
+
+
+async def test_serve_takes_ready_socket_listeners(nursery: trio.Nursery) -> None:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    server: trioproto.WebSocketServer = await nursery.start(
+        lambda task_status: trioproto.serve(
+            remote_echo_registry(), listeners=listeners, task_status=task_status
+        )
+    )
+    assert server.listeners == listeners
+    with trio.fail_after(10):
+        async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/") as ws:
+            remote = await ws.receive()
+            assert remote.startswith("('127.0.0.1', ")
+            await ws.send("over a ready listener")
+            assert await ws.receive() == "over a ready listener"
+        await server.aclose()
+
+
+class StreamListener(trio.abc.Listener[trio.abc.Stream]):
+    """A listener that is not a SocketListener: accept() hands out trio.SocketStream."""
+
+    def __init__(self, inner: trio.SocketListener) -> None:
+        self.inner = inner
+        self.accepted = 0
+
+    async def accept(self) -> trio.abc.Stream:
+        stream = await self.inner.accept()
+        self.accepted += 1
+        return stream
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_serve_accepts_from_any_listener(nursery: trio.Nursery) -> None:
+    (inner,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listener = StreamListener(inner)
+    server: trioproto.WebSocketServer = await nursery.start(
+        lambda task_status: trioproto.serve(
+            remote_echo_registry(),
+            listeners=[listener],
+            limits=trioproto.Limits(max_connections=1),
+            task_status=task_status,
+        )
+    )
+    port = inner.socket.getsockname()[1]
+    assert server.ports == []  # not a SocketListener: the server does not know its port
+    with trio.fail_after(10):
+        for attempt in range(2):
+            async with trioproto.open_websocket(f"ws://127.0.0.1:{port}/") as ws:
+                assert (await ws.receive()).startswith("('127.0.0.1', ")
+                await ws.send(f"attempt {attempt}")
+                assert await ws.receive() == f"attempt {attempt}"
+        await server.aclose()
+    assert listener.accepted == 2
+    assert server.statistics().total_connections == 2
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"port": 8000}, {"host": "127.0.0.1"}, {"unix_path": "/tmp/x"}, {"backlog": 5}],
+)
+async def test_listeners_exclude_the_arguments_for_opening_them(
+    arguments: dict[str, object],
+) -> None:
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    try:
+        with pytest.raises(ValueError, match="listeners"):
+            await trioproto.serve(trioproto.Registry(), listeners=[listener], **arguments)  # type: ignore[arg-type]
+    finally:
+        await listener.aclose()

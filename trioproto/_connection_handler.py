@@ -1,0 +1,232 @@
+"""Serving one accepted stream: the opening handshake, then the handler, until it ends.
+
+:class:`ConnectionHandler` is the per-stream part of a server. A :class:`WebSocketServer`
+runs one for all its listeners; ``upgrade_stream()`` and ``trioproto.testing`` use one
+directly, with no listener at all. For each stream it
+
+1. reads and answers the opening handshake (:class:`~trioproto._opening.OpeningHandshake`),
+   TLS included, inside ``Timeouts.handshake``, so a client that stalls cannot hold a slot for
+   ever;
+2. opens the connection's own nursery for its reader task, registers the connection for
+   keepalive, starts the activation watchdog of a delayed-activation handler, and calls the
+   handler;
+3. ends the connection: 1000 when the handler returns, 1011 (logged once, with the traceback,
+   the connection id, path and subprotocol) when it raises. Nothing a handler does, and no
+   error in one connection, reaches the server or another connection; only cancellation
+   propagates. The stream is closed when :meth:`ConnectionHandler.handle_stream` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+from ._closed import ConnectionClosed
+from ._config import seconds_or_forever
+from ._connection import WebSocket, keepalive
+from ._keepalive import KeepaliveMonitor
+from ._opening import Accepted, OpeningHandshake, Unserved
+from ._options import DEFAULT_SERVER_OPTIONS, ServerOptions
+from ._registry import Registry
+from ._routing import Router
+from ._sansio._codec import Codec, Role
+from ._sansio._http import Request
+from ._transport import close_now
+
+__all__ = ["ConnectionHandler", "ServerStatistics"]
+
+logger = logging.getLogger("trioproto")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatistics:
+    """Counters of a server, as returned by :meth:`WebSocketServer.statistics`.
+
+    Attributes:
+        open_connections: connections past the handshake and not yet closed.
+        total_connections: connections that completed the opening handshake so far.
+        rejected_handshakes: handshakes answered with an HTTP error status.
+        failed_handshakes: connections dropped before a complete handshake (timeout, EOF, TLS).
+        handler_errors: handlers that raised (each logged and closed with 1011).
+    """
+
+    open_connections: int
+    total_connections: int
+    rejected_handshakes: int
+    failed_handshakes: int
+    handler_errors: int
+
+
+class ConnectionHandler:
+    """Turns accepted streams into HTTP answers or running handlers, for one app.
+
+    Args:
+        app: a :class:`~trioproto.Registry` serving every path, or a
+            :class:`~trioproto.Router`.
+        options: limits, timeouts, compression, origins and the handshake hook.
+
+    Attributes:
+        connections: the connections currently open, as :class:`WebSocket` objects.
+        keepalive: the monitor pinging every connection from one task, when the caller runs
+            one; otherwise each connection pings from a task of its own.
+    """
+
+    def __init__(self, app: Registry | Router, options: ServerOptions = DEFAULT_SERVER_OPTIONS):
+        self.options = options
+        self.connections: set[WebSocket] = set()
+        self.keepalive: KeepaliveMonitor | None = None
+        self._opening = OpeningHandshake(app, options)
+        self._total = self._rejected = self._failed = self._handler_errors = 0
+
+    @property
+    def app(self) -> Registry | Router:
+        """The registry or router served."""
+        return self._opening.app
+
+    def statistics(self) -> ServerStatistics:
+        """Counters of the connections this handler served."""
+        return ServerStatistics(
+            open_connections=len(self.connections),
+            total_connections=self._total,
+            rejected_handshakes=self._rejected,
+            failed_handshakes=self._failed,
+            handler_errors=self._handler_errors,
+        )
+
+    def refuse_new_connections(self) -> None:
+        """Answer every handshake from now on with 503 (the server is shutting down)."""
+        self._opening.shutting_down = True
+
+    async def handle_stream(self, stream: trio.abc.Stream, remote: object = None) -> None:
+        """Serve one connection that is already accepted: the opening handshake (or an HTTP
+        route), then the handler, until the connection ends.
+
+        It never raises except for cancellation; the stream is closed when it returns.
+        """
+        await self._serve(stream, remote, lambda: self._opening.read_and_answer(stream, remote))
+
+    async def upgrade(
+        self,
+        stream: trio.abc.Stream,
+        request: Request,
+        *,
+        trailing_data: bytes = b"",
+        remote: object = None,
+    ) -> None:
+        """Upgrade a request someone else already read (the embedding case), then serve it.
+
+        ``request`` is the parsed head and ``trailing_data`` whatever was read after it, so no
+        frame is lost. The request is routed and validated as if this handler had read it; an
+        invalid one gets its HTTP error answer. Returns when the connection ends; the stream is
+        closed then.
+        """
+        await self._serve(
+            stream, remote, lambda: self._opening.answer(stream, request, trailing_data, remote)
+        )
+
+    async def _serve(
+        self,
+        stream: trio.abc.Stream,
+        remote: object,
+        handshake: Callable[[], Awaitable[Accepted | Unserved]],
+    ) -> None:
+        """Run ``handshake`` within the handshake timeout, then the handler; close the stream."""
+        try:
+            timeout = seconds_or_forever(self.options.timeouts.handshake)
+            with trio.move_on_after(timeout) as timer:
+                outcome = await handshake()
+            if timer.cancelled_caught:
+                self._failed += 1
+                logger.debug("opening handshake from %s timed out", remote)
+            elif outcome is Unserved.FAILED:
+                self._failed += 1
+            elif outcome is Unserved.REJECTED:
+                self._rejected += 1
+            elif isinstance(outcome, Accepted):
+                await self._run_handler(stream, remote, outcome)
+        except Exception:
+            # A bug in trioproto itself must not take the server down either.
+            logger.exception("internal error on a connection; it was dropped")
+        finally:
+            await close_now(stream)
+
+    async def _run_handler(
+        self, stream: trio.abc.Stream, remote: object, accepted: Accepted
+    ) -> None:
+        limits, timeouts = self.options.limits, self.options.timeouts
+        codec = Codec(
+            Role.SERVER,
+            limits=limits,
+            compression=accepted.compression,
+            trailing_data=accepted.trailing_data,
+            defer_failure=True,  # WebSocket lets the handler catch up first
+        )
+        entry = accepted.selection.entry
+        self._total += 1
+        async with trio.open_nursery() as nursery:
+            websocket = WebSocket(
+                stream,
+                codec,
+                nursery=nursery,
+                request=accepted.request,
+                subprotocol=accepted.selection.subprotocol,
+                remote=remote,
+                limits=limits,
+                timeouts=timeouts,
+            )
+            self.connections.add(websocket)
+            try:
+                if entry.activation == "immediate":
+                    websocket.activate()
+                elif timeouts.activation is not None:
+                    nursery.start_soon(_activation_watchdog, websocket, timeouts.activation)
+                if self.keepalive is not None:
+                    self.keepalive.add(websocket)
+                elif timeouts.ping_interval is not None:
+                    # Served without a server's shared monitor: a task of its own.
+                    nursery.start_soon(
+                        keepalive, websocket, timeouts.ping_interval, timeouts.ping_timeout
+                    )
+                code, reason = 1000, ""
+                try:
+                    await entry.handler(websocket)
+                except Exception as exc:
+                    if not _is_end_of(websocket, exc):
+                        self._handler_errors += 1
+                        logger.error(
+                            "handler raised on connection %s (path %s, subprotocol %s); "
+                            "closing it with 1011",
+                            websocket.id,
+                            accepted.request.path,
+                            accepted.selection.subprotocol,
+                            exc_info=exc,
+                        )
+                        code, reason = 1011, "internal error"
+                await websocket.close(code, reason)
+            finally:
+                self.connections.discard(websocket)
+                if self.keepalive is not None:
+                    self.keepalive.discard(websocket)
+                nursery.cancel_scope.cancel()
+
+
+def _is_end_of(websocket: WebSocket, exc: BaseException) -> bool:
+    """Whether ``exc`` only says that the handler's own connection closed under it (not a
+    bug). A :class:`ConnectionClosed` from a send to *another* connection, while this one is
+    still open, is a handler failure like any other exception."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_end_of(websocket, inner) for inner in exc.exceptions)
+    return isinstance(exc, ConnectionClosed) and websocket.statistics().state != "open"
+
+
+async def _activation_watchdog(websocket: WebSocket, timeout: float) -> None:
+    with trio.move_on_after(timeout):
+        await websocket.wait_activated()
+        return
+    logger.warning(
+        "connection %s was not activated within %s s; closing it with 1011", websocket.id, timeout
+    )
+    await websocket.fail(1011, "not activated in time")

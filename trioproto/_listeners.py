@@ -1,0 +1,175 @@
+"""Listeners: opening them, and accepting from any :class:`trio.abc.Listener`.
+
+Shaped like trio's ``serve_listeners``: one accept loop per listener, each accepted stream
+served in a task of the handler nursery. ``max_connections`` is a
+:class:`trio.CapacityLimiter` taken *before* accepting, so a full server leaves further clients
+in the listen backlog (TCP pushes back) instead of accepting and dropping them.
+
+A :class:`trio.SocketListener` is accepted from its socket directly and served over
+:class:`~trioproto._transport.SocketTransport` (the fast plain-TCP path); any other listener
+(trio's ``SSLListener``, a memory listener, your own) through its ``accept()``. With an
+``ssl_context`` the accepted stream is wrapped in :class:`trio.SSLStream`; the TLS handshake
+then happens on the first read, inside the opening handshake's timeout.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket as stdlib_socket
+import ssl
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+from ._transport import SocketTransport
+
+__all__ = ["StreamCallback", "accept_forever", "open_tcp_listeners", "open_unix_listener"]
+
+logger = logging.getLogger("trioproto")
+
+#: Serves one accepted stream: ``await callback(stream, remote)``; must not raise.
+StreamCallback = Callable[[trio.abc.Stream, object], Awaitable[None]]
+
+# Errors from accept() that mean "out of resources now", not "listener broken"; trio's
+# serve_listeners sleeps and retries on the same set.
+_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_CAPACITY_RETRY_DELAY = 0.1
+
+
+async def accept_forever(
+    listener: trio.abc.Listener[trio.abc.Stream],
+    serve_stream: StreamCallback,
+    nursery: trio.Nursery,
+    *,
+    limiter: trio.CapacityLimiter | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Accept connections from ``listener`` until cancelled; serve each in ``nursery``.
+
+    Args:
+        listener: any trio listener of streams.
+        serve_stream: called in a new task of ``nursery`` for every accepted stream.
+        nursery: where the per-connection tasks run (they outlive this loop).
+        limiter: taken before each accept and released when that connection's task ends.
+        ssl_context: wrap each accepted stream in server-side TLS with this context.
+
+    Raises:
+        OSError: the listener is broken (errors that only mean "out of file descriptors now"
+            are logged and retried after 100 ms, as trio's ``serve_listeners`` does).
+    """
+    while True:
+        token = object()
+        if limiter is not None:
+            await limiter.acquire_on_behalf_of(token)
+        try:
+            accepted = await _accept(listener, ssl_context)
+        except OSError as exc:
+            if limiter is not None:
+                limiter.release_on_behalf_of(token)
+            if exc.errno in _ACCEPT_CAPACITY_ERRNOS:
+                logger.error("accept() failed (%s); retrying in 100 ms", exc)
+                await trio.sleep(_CAPACITY_RETRY_DELAY)
+                continue
+            raise
+        except BaseException:
+            if limiter is not None:
+                limiter.release_on_behalf_of(token)
+            raise
+        nursery.start_soon(_serve_accepted, accepted, serve_stream, limiter, token)
+
+
+@dataclass(frozen=True, slots=True)
+class _AcceptedStream:
+    """One accepted connection: the stream to serve, the peer's address, and the socket to
+    close afterwards (when the stream was built around a raw socket)."""
+
+    stream: trio.abc.Stream
+    remote: object
+    socket: trio.socket.SocketType | None
+
+
+async def _accept(
+    listener: trio.abc.Listener[trio.abc.Stream], ssl_context: ssl.SSLContext | None
+) -> _AcceptedStream:
+    sock: trio.socket.SocketType | None = None
+    if isinstance(listener, trio.SocketListener):
+        sock, _address = await listener.socket.accept()
+        remote = _peer_address(sock)
+        stream: trio.abc.Stream = (
+            SocketTransport(sock) if ssl_context is None else trio.SocketStream(sock)
+        )
+    else:
+        stream = await listener.accept()
+        remote = _stream_peer_address(stream)
+    if ssl_context is not None:
+        stream = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
+    return _AcceptedStream(stream, remote, sock)
+
+
+async def _serve_accepted(
+    accepted: _AcceptedStream,
+    serve_stream: StreamCallback,
+    limiter: trio.CapacityLimiter | None,
+    token: object,
+) -> None:
+    try:
+        await serve_stream(accepted.stream, accepted.remote)
+    finally:
+        if accepted.socket is not None:
+            accepted.socket.close()
+        if limiter is not None:
+            limiter.release_on_behalf_of(token)
+
+
+async def open_tcp_listeners(
+    port: int, host: str | bytes | None, backlog: int | None, reuse_address: bool
+) -> list[trio.SocketListener]:
+    """trio's :func:`trio.open_tcp_listeners`, with ``SO_REUSEADDR`` off when asked."""
+    listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+    if not reuse_address:
+        for listener in listeners:
+            listener.socket.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 0)
+    return listeners
+
+
+async def open_unix_listener(path: str, backlog: int | None) -> trio.SocketListener:
+    """Listen on the Unix socket ``path``, replacing a socket file a previous run left."""
+    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        if _is_stale_socket(path):
+            os.unlink(path)  # left behind by a previous run
+        await sock.bind(path)
+        sock.listen(backlog if backlog is not None else 0xFFFF)
+    except BaseException:
+        sock.close()
+        raise
+    return trio.SocketListener(sock)
+
+
+def _is_stale_socket(path: str) -> bool:
+    """Whether ``path`` is a Unix socket file (never unlink a regular file by mistake)."""
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _peer_address(sock: trio.socket.SocketType) -> object:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return None
+
+
+def _stream_peer_address(stream: trio.abc.Stream) -> object:
+    """The peer of a stream from a listener other than ``SocketListener``, when it has a
+    socket (``SocketStream``, or TLS over one); ``None`` otherwise."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if isinstance(stream, trio.SocketStream):
+        return _peer_address(stream.socket)
+    return None

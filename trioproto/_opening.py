@@ -1,0 +1,219 @@
+"""The server's side of the opening handshake (RFC 6455 §4.2): read the request head, then
+answer it with 101, with a plain HTTP route's response, or with a refusal.
+
+:class:`OpeningHandshake` does no counting and runs no handler: it returns an
+:class:`Accepted` for the caller to run, or the :class:`Unserved` reason the connection ends
+here. Every refusal is an :class:`~trioproto.InvalidHandshake` carrying its status, turned
+into bytes in one place (:meth:`OpeningHandshake._refuse`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import trio
+
+from ._exceptions import InvalidHandshake
+from ._options import ServerOptions
+from ._registry import Registry, Selection
+from ._request import Accept, Reject, WebSocketRequest
+from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch, split_target
+from ._sansio._deflate import PerMessageDeflate, negotiate_server
+from ._sansio._handshake import accept_response, reject_error, reject_response, validate_request
+from ._sansio._http import Request, RequestHeadParser, serialize_response
+
+__all__ = ["Accepted", "OpeningHandshake", "Unserved"]
+
+logger = logging.getLogger("trioproto")
+
+_HANDSHAKE_READ_SIZE = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A handshake answered with 101: what the handler's connection is built from.
+
+    Attributes:
+        request: the handler's view of the request.
+        selection: the chosen subprotocol and its handler.
+        trailing_data: bytes received after the request head (the first frames, perhaps).
+        compression: the negotiated permessage-deflate, or ``None``.
+    """
+
+    request: WebSocketRequest
+    selection: Selection
+    trailing_data: bytes
+    compression: PerMessageDeflate | None
+
+
+class Unserved(enum.Enum):
+    """Why a connection ended at the handshake."""
+
+    #: a plain HTTP route answered the request (not a failure).
+    ANSWERED = "answered"
+    #: refused with an HTTP error status.
+    REJECTED = "rejected"
+    #: dropped before a complete request (EOF, a broken stream, a TLS error).
+    FAILED = "failed"
+
+
+class OpeningHandshake:
+    """Reads and answers opening handshakes for one app.
+
+    Args:
+        app: the registry serving every path, or the router.
+        options: origins, hook, compression and the request head limits.
+
+    Attributes:
+        shutting_down: once set, every request is answered 503.
+    """
+
+    def __init__(self, app: Registry | Router, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+        self.shutting_down = False
+
+    async def read_and_answer(self, stream: trio.abc.Stream, remote: object) -> Accepted | Unserved:
+        """Read the request head from ``stream``, then answer it (see :meth:`answer`)."""
+        try:
+            parser = RequestHeadParser(self.options.limits)
+            try:
+                while True:
+                    data = await stream.receive_some(_HANDSHAKE_READ_SIZE)
+                    if not data:
+                        logger.debug("%s closed the connection during the handshake", remote)
+                        return Unserved.FAILED
+                    request = parser.feed(data)
+                    if request is not None:
+                        break
+            except InvalidHandshake as exc:
+                return await self._refuse(stream, remote, exc)
+            return await self.answer(stream, request, parser.trailing_data, remote)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.debug("handshake with %s failed: %r", remote, exc)
+            return Unserved.FAILED
+
+    async def answer(
+        self, stream: trio.abc.Stream, request: Request, trailing_data: bytes, remote: object
+    ) -> Accepted | Unserved:
+        """Route a request: serve an HTTP route, refuse it, or send the 101 (RFC 6455 §4.2.2).
+
+        Raises:
+            trio.BrokenResourceError: the 101 could not be sent.
+        """
+        try:
+            if self.shutting_down:
+                raise InvalidHandshake("server shutting down", 503)
+            path, query = split_target(request.target)
+            match = self._resolve(request, path)
+            if isinstance(match, HttpMatch):
+                upgrade = await self._serve_http(stream, request, match, path, query, remote)
+                if upgrade is None:
+                    return Unserved.ANSWERED
+                match = WebSocketMatch(upgrade.registry(), match.path_params)
+            handshake = validate_request(request)
+            self._check_origin(handshake.origin)
+            selection = match.registry.select(handshake.subprotocols)
+            ws_request = WebSocketRequest.from_handshake(
+                handshake, path_params=match.path_params, remote=remote
+            )
+            extra_headers: tuple[tuple[str, str], ...] = ()
+            if self.options.on_handshake is not None:
+                decision = await self._decide(ws_request, selection.subprotocol)
+                if isinstance(decision, Reject):
+                    raise InvalidHandshake(decision.body, decision.status, decision.headers)
+                if isinstance(decision, Accept):
+                    extra_headers = decision.headers
+            extension_header, compression = self._negotiate_compression(handshake.extensions)
+        except InvalidHandshake as exc:
+            return await self._refuse(stream, remote, exc)
+        await stream.send_all(
+            accept_response(
+                handshake,
+                subprotocol=selection.subprotocol,
+                extensions=extension_header,
+                extra_headers=extra_headers,
+            )
+        )
+        return Accepted(ws_request, selection, trailing_data, compression)
+
+    def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
+        if isinstance(self.app, Router):
+            return self.app.resolve(request, path)
+        return WebSocketMatch(self.app, {})
+
+    def _check_origin(self, origin: str | None) -> None:
+        """The Origin allow-list (RFC 6455 §10.2): 403 for an origin not listed."""
+        origins = self.options.origins
+        if origins is not None and origin not in origins:
+            raise InvalidHandshake(f"origin {origin!r} is not allowed", 403)
+
+    async def _decide(
+        self, request: WebSocketRequest, subprotocol: str | None
+    ) -> Accept | Reject | None:
+        hook = self.options.on_handshake
+        assert hook is not None
+        try:
+            return await hook(request, subprotocol)
+        except Exception:
+            logger.exception("the handshake hook raised on %s; answering 500", request.path)
+            raise InvalidHandshake("internal server error", 500) from None
+
+    def _negotiate_compression(
+        self, offers: Sequence[str]
+    ) -> tuple[str | None, PerMessageDeflate | None]:
+        """permessage-deflate (RFC 7692) when the policy allows and the client offers it."""
+        policy = self.options.compression
+        if policy is None or not offers:
+            return None, None
+        negotiated = negotiate_server(offers, policy)
+        if negotiated is None:
+            return None, None
+        header, parameters = negotiated
+        return header, PerMessageDeflate.from_policy(parameters, policy, is_client=False)
+
+    async def _serve_http(
+        self,
+        stream: trio.abc.Stream,
+        request: Request,
+        match: HttpMatch,
+        path: str,
+        query: dict[str, list[str]],
+        remote: object,
+    ) -> UpgradeTo | None:
+        """Answer a plain HTTP route, then close (``Connection: close``); or return the
+        handler's decision to upgrade after all."""
+        http_request = HttpRequest(
+            request.method, path, query, request.headers, match.path_params, remote
+        )
+        try:
+            response = await match.handler(http_request)
+        except Exception:
+            logger.exception("HTTP handler for %s raised; answering 500", path)
+            response_bytes = reject_response(500, "internal server error")
+        else:
+            if isinstance(response, UpgradeTo):
+                return response
+            headers = [*response.headers, ("Connection", "close")]
+            response_bytes = serialize_response(response.status, headers, response.body)
+            if request.method == "HEAD":
+                # Same headers (Content-Length included), no body (RFC 9110 §9.3.2).
+                response_bytes = response_bytes[: len(response_bytes) - len(response.body)]
+        await _send_quietly(stream, response_bytes)
+        return None
+
+    async def _refuse(
+        self, stream: trio.abc.Stream, remote: object, exc: InvalidHandshake
+    ) -> Unserved:
+        logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
+        await _send_quietly(stream, reject_error(exc))
+        return Unserved.REJECTED
+
+
+async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(data)

@@ -30,7 +30,9 @@ async def test_serve_echo_example_then_sigint() -> None:
     )
     try:
         assert url.startswith("ws://127.0.0.1:")
-        async with trioproto.open_websocket(url, max_message_size=None) as ws:
+        async with trioproto.open_websocket(
+            url, limits=trioproto.Limits(max_message_size=None)
+        ) as ws:
             await ws.send("hello")
             assert await ws.receive() == "hello"
             big = b"\xab" * (2 * 1024 * 1024)  # over the default 1 MiB, under 16 MiB

@@ -228,3 +228,22 @@ async def test_client_and_server_compression_with_context_takeover(nursery: trio
                 await ws.send(f"message {index} " * 100)
                 assert await ws.receive() == f"message {index} " * 100
         await server.aclose()
+
+
+async def test_client_limits_are_the_only_message_limit(nursery: trio.Nursery) -> None:
+    """``limits=Limits(max_message_size=16 MiB)`` lets a 4 MiB message in: no other parameter
+    of open_websocket overrides it."""
+    big = b"\x5a" * (4 * 1024 * 1024)
+    limits = trioproto.Limits(max_message_size=16 * 1024 * 1024)
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def send_big(ws: trioproto.WebSocket) -> None:
+        await ws.send(big)
+        await ws.wait_closed()
+
+    server = await trioproto.testing.open_test_server(nursery, registry, limits=limits)
+    with trio.fail_after(20):
+        async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/", limits=limits) as ws:
+            assert await ws.receive() == big
+    await server.aclose()

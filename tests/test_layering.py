@@ -11,6 +11,7 @@ import trioproto._sansio
 PURE_MODULES = [
     "trioproto._exceptions",
     "trioproto._config",
+    "trioproto._options",
     "trioproto._url",
     "trioproto._registry",
     "trioproto._request",

@@ -85,3 +85,42 @@ async def test_open_test_server_uses_loopback(nursery: trio.Nursery) -> None:
         await ws.send("over a real socket")
         assert await ws.receive() == "over a real socket"
     await server.aclose()
+
+
+async def test_test_client_compresses_by_default_like_serve() -> None:
+    """Handlers are tested with production's defaults: permessage-deflate negotiated on both
+    sides unless the test turns it off."""
+    async with open_test_client(registry, subprotocols=["echo"]) as client:
+        (server_side,) = client.server.connections
+        assert client.websocket._codec.compression is not None
+        assert server_side._codec.compression is not None
+        await client.send("compressible " * 100)
+        await client.expect("compressible " * 100)
+    async with open_test_client(registry, subprotocols=["echo"], compression=None) as client:
+        (server_side,) = client.server.connections
+        assert client.websocket._codec.compression is None
+        assert server_side._codec.compression is None
+
+
+async def test_test_client_passes_origin_and_hook_to_the_server() -> None:
+    async def hook(
+        request: trioproto.WebSocketRequest, subprotocol: str | None
+    ) -> trioproto.Reject | None:
+        return trioproto.Reject(451, "not here") if subprotocol == "strict" else None
+
+    options = {"origins": ["https://app.example"], "on_handshake": hook}
+    with pytest.raises(trioproto.HandshakeRejected) as refused:
+        async with open_test_client(registry, subprotocols=["echo"], **options):
+            pass
+    assert refused.value.status == 403
+    with pytest.raises(trioproto.HandshakeRejected) as refused:
+        async with open_test_client(
+            registry, subprotocols=["strict"], origin="https://app.example", **options
+        ):
+            pass
+    assert refused.value.status == 451
+    async with open_test_client(
+        registry, subprotocols=["echo"], origin="https://app.example", **options
+    ) as client:
+        await client.send("allowed")
+        await client.expect("allowed")

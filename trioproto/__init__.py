@@ -25,41 +25,66 @@ from ._exceptions import PayloadTooBig as PayloadTooBig
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import RemoteProtocolError as RemoteProtocolError
 from ._exceptions import TrioprotoError as TrioprotoError
+from ._options import DEFAULT_COMPRESSION as DEFAULT_COMPRESSION
+from ._options import HandshakeHook as HandshakeHook
+from ._options import ServerOptions as ServerOptions
+from ._registry import Activation as Activation
+from ._registry import Handler as Handler
+from ._registry import HandlerEntry as HandlerEntry
 from ._registry import Registry as Registry
+from ._registry import Selection as Selection
 from ._request import Accept as Accept
 from ._request import Reject as Reject
 from ._request import WebSocketRequest as WebSocketRequest
+from ._routing import HttpHandler as HttpHandler
+from ._routing import HttpMatch as HttpMatch
 from ._routing import HttpRequest as HttpRequest
 from ._routing import HttpResponse as HttpResponse
 from ._routing import Router as Router
 from ._routing import UpgradeTo as UpgradeTo
+from ._routing import WebSocketMatch as WebSocketMatch
 from ._run import run as run
 from ._run import serve_until_signal as serve_until_signal
 from ._sansio._deflate import DeflatePolicy as DeflatePolicy
+from ._sansio._handshake import HandshakeRequest as HandshakeRequest
+from ._sansio._http import Headers as Headers
+from ._sansio._http import Request as Request
 from ._server import App as App
+from ._server import Listener as Listener
 from ._server import WebSocketServer as WebSocketServer
 from ._server import serve as serve
 from ._tls import client_ssl_context as client_ssl_context
 from ._tls import server_ssl_context as server_ssl_context
 from ._upgrade import parse_request_head as parse_request_head
 from ._upgrade import upgrade_stream as upgrade_stream
+from ._url import WebSocketURL as WebSocketURL
 from ._version import __version__ as __version__
 
 __all__ = [
+    "DEFAULT_COMPRESSION",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUTS",
     "Accept",
+    "Activation",
     "App",
     "ConnectionClosed",
     "ConnectionHandler",
     "ConnectionStatistics",
     "DeflatePolicy",
+    "Handler",
+    "HandlerEntry",
     "HandshakeError",
+    "HandshakeHook",
     "HandshakeRejected",
+    "HandshakeRequest",
+    "Headers",
+    "HttpHandler",
+    "HttpMatch",
     "HttpRequest",
     "HttpResponse",
     "InvalidHandshake",
     "Limits",
+    "Listener",
     "LocalProtocolError",
     "MessageReceiveChannel",
     "MessageSendChannel",
@@ -68,15 +93,20 @@ __all__ = [
     "Registry",
     "Reject",
     "RemoteProtocolError",
+    "Request",
     "Router",
+    "Selection",
+    "ServerOptions",
     "ServerStatistics",
     "Timeouts",
     "TrioprotoError",
     "UpgradeTo",
     "WebSocket",
+    "WebSocketMatch",
     "WebSocketRequest",
     "WebSocketServer",
     "WebSocketStream",
+    "WebSocketURL",
     "client_ssl_context",
     "connect_websocket",
     "open_websocket",

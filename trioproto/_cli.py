@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 
 from ._config import DEFAULT_LIMITS, Limits
+from ._options import DEFAULT_COMPRESSION
 from ._registry import Registry
 from ._routing import Router
 from ._run import run
-from ._sansio._deflate import DeflatePolicy
 
 __all__ = ["main"]
 
@@ -126,7 +126,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         ssl_context = server_ssl_context(args.certfile, args.keyfile)
     limits = Limits(max_message_size=args.max_message_size)
-    compression = DeflatePolicy() if args.compression == "deflate" else None
+    compression = DEFAULT_COMPRESSION if args.compression == "deflate" else None
     run(
         app,
         args.port,

@@ -11,7 +11,6 @@ out as itself, never wrapped in an ExceptionGroup.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import ssl
@@ -24,6 +23,7 @@ from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds
 from ._connection import WebSocket, keepalive
 from ._exceptions import HandshakeRejected, InvalidHandshake
 from ._nursery import open_task_nursery
+from ._options import DEFAULT_COMPRESSION
 from ._sansio._codec import Codec, Role
 from ._sansio._deflate import DeflatePolicy, PerMessageDeflate, accept_client, client_offer
 from ._sansio._handshake import client_request, generate_key, validate_response
@@ -34,9 +34,6 @@ from ._url import WebSocketURL, parse_url
 __all__ = ["connect_websocket", "open_websocket"]
 
 logger = logging.getLogger("trioproto")
-
-#: Clients offer permessage-deflate by default, as browsers do.
-DEFAULT_CLIENT_COMPRESSION = DeflatePolicy()
 
 #: At most this much of a rejection's body is kept on :class:`HandshakeRejected`.
 MAX_REJECTION_BODY = 64 * 1024
@@ -53,10 +50,9 @@ async def open_websocket(
     connect_timeout: float | None = 10.0,
     retry_delay: float = 1.0,
     max_retries: int = 0,
-    max_message_size: int | None = DEFAULT_LIMITS.max_message_size,
-    limits: Limits | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    compression: DeflatePolicy | None = DEFAULT_CLIENT_COMPRESSION,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
 ) -> AsyncIterator[WebSocket]:
     """Connect to a WebSocket server; yields the open :class:`~trioproto.WebSocket`.
 
@@ -72,8 +68,7 @@ async def open_websocket(
         retry_delay: seconds between attempts when the connection fails.
         max_retries: further attempts after the first fails to connect (CAF's
             ``max_retry_count``). A handshake the server rejects is not retried.
-        max_message_size: largest message accepted (overrides ``limits``).
-        limits: size limits; ``max_message_size`` takes precedence for that field.
+        limits: size limits (``max_message_size`` is the largest message accepted).
         timeouts: close and keepalive timeouts (``handshake`` is ``connect_timeout`` here).
         compression: offer permessage-deflate (RFC 7692) with this policy; ``None``: don't.
 
@@ -84,10 +79,6 @@ async def open_websocket(
         InvalidHandshake: the server's 101 response is not valid (wrong accept key, etc.).
     """
     target = parse_url(url)
-    if limits is None:
-        limits = Limits(max_message_size=max_message_size)
-    elif max_message_size != limits.max_message_size:
-        limits = dataclasses.replace(limits, max_message_size=max_message_size)
     async with open_task_nursery() as nursery:
         websocket = await connect_websocket(
             nursery,
@@ -136,7 +127,7 @@ async def connect_websocket(
     max_retries: int = 0,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    compression: DeflatePolicy | None = None,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     stream: trio.abc.Stream | None = None,
 ) -> WebSocket:
     """Connect and return an open :class:`~trioproto.WebSocket` whose tasks run in ``nursery``.

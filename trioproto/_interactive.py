@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 import trio
 
-from ._client import DEFAULT_CLIENT_COMPRESSION, open_websocket
+from ._client import open_websocket
 from ._closed import ConnectionClosed
 from ._connection import WebSocket
 from ._exceptions import HandshakeError
+from ._options import DEFAULT_COMPRESSION
 
 __all__ = ["run_interactive_client"]
 
@@ -39,7 +40,7 @@ async def _interact(url: str, subprotocols: list[str], compression: bool) -> int
     async with open_websocket(
         url,
         subprotocols=subprotocols,
-        compression=DEFAULT_CLIENT_COMPRESSION if compression else None,
+        compression=DEFAULT_COMPRESSION if compression else None,
     ) as ws:
         print(
             f"* connected to {url}" + (f" (subprotocol {ws.subprotocol})" if ws.subprotocol else "")

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Activation", "Handler", "HandlerEntry", "Registry", "Selection"]
 
-Handler: TypeAlias = "Callable[[WebSocket], Awaitable[None]]"
+#: A WebSocket handler: ``async def handler(ws)``, called once per connection.
+Handler: TypeAlias = Callable[["WebSocket"], Awaitable[None]]
+#: When a handler's connection starts reading frames (RESTinio's delayed activation).
 Activation: TypeAlias = Literal["immediate", "delayed"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -5,15 +5,17 @@ This is what ``python -m trioproto serve`` and every example's ``__main__`` use.
 
 from __future__ import annotations
 
+import functools
 import signal
 import ssl
 import sys
+from collections.abc import Collection
 from typing import TextIO
 
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._options import DEFAULT_COMPRESSION
+from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
 
@@ -30,11 +32,15 @@ async def serve_until_signal(
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
+    origins: Collection[str | None] | None = None,
+    on_handshake: HandshakeHook | None = None,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection with 1001 and return.
 
     Prints ``serving on ws://HOST:PORT/`` (or the Unix path) to ``announce`` once listening.
+    The other arguments are :func:`trioproto.serve`'s; ``host`` defaults to the loopback
+    address here, so a program is not reachable from other machines unless told so.
     """
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
@@ -48,6 +54,8 @@ async def serve_until_signal(
                     limits=limits,
                     timeouts=timeouts,
                     compression=compression,
+                    origins=origins,
+                    on_handshake=on_handshake,
                     task_status=task_status,
                 )
             )
@@ -77,6 +85,35 @@ def server_url(
     return f"{scheme}://{shown}:{server.port}/"
 
 
-def run(app: App, port: int = 8000, **kwargs: object) -> None:
-    """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts)."""
-    trio.run(lambda: serve_until_signal(app, port, **kwargs))  # type: ignore[arg-type]
+def run(
+    app: App,
+    port: int = 8000,
+    *,
+    host: str | None = "127.0.0.1",
+    unix_path: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
+    origins: Collection[str | None] | None = None,
+    on_handshake: HandshakeHook | None = None,
+    announce: TextIO | None = sys.stdout,
+) -> None:
+    """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts); the arguments
+    are the same."""
+    trio.run(
+        functools.partial(
+            serve_until_signal,
+            app,
+            port,
+            host=host,
+            unix_path=unix_path,
+            ssl_context=ssl_context,
+            limits=limits,
+            timeouts=timeouts,
+            compression=compression,
+            origins=origins,
+            on_handshake=on_handshake,
+            announce=announce,
+        )
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
+import ssl
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 
 import trio
@@ -11,11 +12,12 @@ import trio.testing
 
 from .._client import connect_websocket
 from .._closed import ConnectionClosed
-from .._config import DEFAULT_LIMITS, Limits, Timeouts
+from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._connection import WebSocket
 from .._connection_handler import ConnectionHandler
 from .._nursery import open_task_nursery
-from .._options import ServerOptions
+from .._options import DEFAULT_COMPRESSION, HandshakeHook, ServerOptions
+from .._sansio._deflate import DeflatePolicy
 from .._server import App, WebSocketServer, serve
 
 __all__ = ["TestClient", "open_test_client", "open_test_server"]
@@ -96,14 +98,31 @@ async def open_test_client(
     *,
     subprotocols: Sequence[str] = (),
     headers: Sequence[tuple[str, str]] = (),
+    origin: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = TEST_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
+    origins: Collection[str | None] | None = None,
+    on_handshake: HandshakeHook | None = None,
 ) -> AsyncIterator[TestClient]:
     """Run ``app`` (a registry or router) against an in-memory client; no sockets involved.
 
     The server side is the real server code (handshake, routing, handler isolation) over
-    :func:`trio.testing.memory_stream_pair`. A handshake the server refuses raises
-    :class:`~trioproto.HandshakeRejected`.
+    :func:`trio.testing.memory_stream_pair`, with the same defaults as :func:`trioproto.serve`
+    (compression on) except keepalive, which is off so that no test depends on the clock.
+    A handshake the server refuses raises :class:`~trioproto.HandshakeRejected`.
+
+    Args:
+        app: the registry or router under test.
+        path: the request target, query included.
+        subprotocols: offered by the client, in preference order.
+        headers: extra request headers.
+        origin: the client's ``Origin`` header.
+        limits: size limits, for both sides.
+        timeouts: timeouts, for both sides.
+        compression: permessage-deflate policy, for both sides; ``None`` turns it off.
+        origins: the server's Origin allow-list, as for :func:`trioproto.serve`.
+        on_handshake: the server's handshake hook, as for :func:`trioproto.serve`.
 
     Example::
 
@@ -113,9 +132,14 @@ async def open_test_client(
                 await client.expect("hi")
     """
     client_stream, server_stream = trio.testing.memory_stream_pair()
-    server = ConnectionHandler(
-        app, ServerOptions(limits=limits, timeouts=timeouts, compression=None)
+    options = ServerOptions(
+        limits=limits,
+        timeouts=timeouts,
+        compression=compression,
+        origins=origins,
+        on_handshake=on_handshake,
     )
+    server = ConnectionHandler(app, options)
     async with open_task_nursery() as nursery:
         nursery.start_soon(server.handle_stream, server_stream, "memory")
         websocket = await connect_websocket(
@@ -124,8 +148,10 @@ async def open_test_client(
             stream=client_stream,
             subprotocols=subprotocols,
             headers=headers,
+            origin=origin,
             limits=limits,
             timeouts=timeouts,
+            compression=compression,
         )
         try:
             yield TestClient(websocket, server)
@@ -134,15 +160,36 @@ async def open_test_client(
                 await websocket.close()
 
 
-async def open_test_server(nursery: trio.Nursery, app: App, **kwargs: object) -> WebSocketServer:
-    """Start a real server for ``app`` on a free loopback port (127.0.0.1:0) in ``nursery``.
+async def open_test_server(
+    nursery: trio.Nursery,
+    app: App,
+    *,
+    host: str = "127.0.0.1",
+    ssl_context: ssl.SSLContext | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
+    origins: Collection[str | None] | None = None,
+    on_handshake: HandshakeHook | None = None,
+) -> WebSocketServer:
+    """Start a real server for ``app`` on a free loopback port (``host``, port 0) in
+    ``nursery``; the arguments are :func:`trioproto.serve`'s, with its defaults.
 
-    Keyword arguments go to :func:`trioproto.serve`. Connect to
-    ``f"ws://127.0.0.1:{server.port}/"``; call ``await server.aclose()`` to stop it.
+    Connect to ``f"ws://127.0.0.1:{server.port}/"``; call ``await server.aclose()`` to stop it.
     """
-    kwargs.setdefault("host", "127.0.0.1")
     server: WebSocketServer = await nursery.start(
-        functools.partial(serve, app, 0, **kwargs)  # type: ignore[arg-type]
+        functools.partial(
+            serve,
+            app,
+            0,
+            host=host,
+            ssl_context=ssl_context,
+            limits=limits,
+            timeouts=timeouts,
+            compression=compression,
+            origins=origins,
+            on_handshake=on_handshake,
+        )
     )
     return server
 

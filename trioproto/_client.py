@@ -157,10 +157,10 @@ async def connect_websocket(
         transport,
         Codec(
             Role.CLIENT,
-            limits=limits,
+            max_message_size=limits.max_message_size,
+            max_frame_size=limits.effective_max_frame_size,
             compression=compressor,
             trailing_data=trailing,
-            defer_failure=True,
         ),
         nursery=nursery,
         subprotocol=subprotocol,

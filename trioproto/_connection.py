@@ -41,7 +41,7 @@ from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds
 from ._exceptions import LocalProtocolError
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
-from ._sansio._events import CloseReceived, Message, MessageFragment, Pong
+from ._sansio._events import CloseReceived, Message, Pong
 from ._transport import SocketTransport, close_now
 
 __all__ = ["ConnectionStatistics", "WebSocket", "keepalive", "ping_or_fail"]
@@ -63,7 +63,8 @@ class ConnectionStatistics:
         bytes_sent: payload bytes of sent messages (before compression).
         opened_at: when the connection opened, as a ``time.time()`` timestamp.
         queued_messages: received messages waiting for the handler.
-        state: ``"open"``, ``"closing"`` or ``"closed"``.
+        state: ``"open"``, ``"closing"``, ``"failing"`` (the peer violated the protocol; the
+            messages before it are still being answered) or ``"closed"``.
     """
 
     messages_received: int
@@ -232,7 +233,7 @@ class WebSocket:
         # One bound for the whole close (sending ours, then waiting for theirs): a send blocked
         # on a peer that does not read holds the write lock, and must not double the wait.
         with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-            if self._codec.state is State.OPEN:
+            if self._codec.state is State.OPEN or self._codec.state is State.FAILING:
                 self._codec.send_close(code, reason)  # validates before anything is written
                 self._stop_receiving()
                 with contextlib.suppress(ConnectionClosed):
@@ -333,13 +334,13 @@ class WebSocket:
             while True:
                 # Events first: the codec may hold frames from the handshake's trailing data.
                 for event in codec.events():
-                    if type(event) is Message or type(event) is MessageFragment:
+                    if type(event) is Message:
                         await self._enqueue(event.data)
                     elif type(event) is Pong:
                         self._acknowledge_pong(event.payload)
                     elif type(event) is CloseReceived:
                         self._stop_receiving()
-                if codec.failure_pending:
+                if codec.state is State.FAILING:
                     await self._let_handler_catch_up()
                     codec.fail_for_violation()
                 if codec.state is State.CLOSED:

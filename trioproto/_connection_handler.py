@@ -159,10 +159,10 @@ class ConnectionHandler:
         limits, timeouts = self.options.limits, self.options.timeouts
         codec = Codec(
             Role.SERVER,
-            limits=limits,
+            max_message_size=limits.max_message_size,
+            max_frame_size=limits.effective_max_frame_size,
             compression=accepted.compression,
             trailing_data=accepted.trailing_data,
-            defer_failure=True,  # WebSocket lets the handler catch up first
         )
         entry = accepted.selection.entry
         self._total += 1

@@ -322,7 +322,8 @@ def test_codec_caps_bomb_across_frames() -> None:
     client_side, server_side = _pair(DeflateParameters())
     server = Codec(
         Role.SERVER,
-        limits=__import__("trioproto").Limits(max_message_size=10_000),
+        max_message_size=10_000,
+        max_frame_size=10_000,
         compression=server_side,
     )
     client = Codec(Role.CLIENT, compression=client_side)
@@ -344,3 +345,16 @@ def test_codec_round_trip_with_compression() -> None:
         server.send_message(message)
         client.receive_data(server.data_to_send())
         assert client.events() == [Message(message)]
+
+
+@pytest.mark.parametrize("is_client", [True, False])
+def test_from_policy_takes_the_policy_zlib_settings(is_client: bool) -> None:
+    """Both sides build their compressor the same way from a policy."""
+    policy = DeflatePolicy(min_size=100, compress_level=1, mem_level=8)
+    parameters = DeflateParameters(client_max_window_bits=10, server_max_window_bits=11)
+    built = PerMessageDeflate.from_policy(parameters, policy, is_client=is_client)
+    assert built.params is parameters
+    assert (built.min_size, built._level, built._mem_level) == (100, 1, 8)
+    local_bits = 10 if is_client else 11
+    assert built._compress_wbits == -local_bits
+    assert not built.should_compress(99) and built.should_compress(100)

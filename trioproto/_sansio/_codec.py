@@ -14,10 +14,14 @@ frames in the same segment as its request, or when an application upgrades late.
 
 States (RFC 6455 §7)::
 
-    OPEN --send_close()--> CLOSING --peer's close--> CLOSED
-    OPEN --peer's close (we echo it)---------------> CLOSED
-    any  --protocol violation (fail)---------------> CLOSED
-    any  --receive_eof()---------------------------> CLOSED   (abnormal: 1006)
+    OPEN    --send_close()-------------------> CLOSING --peer's close--> CLOSED
+    OPEN    --peer's close (we echo it)----------------------------------> CLOSED
+    OPEN    --peer's violation---------------> FAILING --fail_for_violation(),
+                                                         send_close() or fail()--> CLOSED
+    CLOSING --peer's violation (nothing more to deliver)-----------------> CLOSED
+    any     --fail() or receive_eof() (abnormal: 1006)-------------------> CLOSED
+
+Everything that changes the state is in this class; the state is never implied by a flag.
 
 Received frames are parsed from one ``bytearray``. A complete small frame takes the fast path:
 one slice, one unmask, one decode. A data frame whose payload is still arriving is consumed as it
@@ -25,10 +29,13 @@ comes (never buffered whole twice), so invalid UTF-8 fails the connection at the
 segment even inside one large frame (RFC 6455 §8.1, Autobahn 6.4.3-6.4.4), and a frame too
 large for the limits fails from its header alone, before any payload is buffered.
 
-Errors: every violation by the peer raises :class:`RemoteProtocolError` inside the parser, and
-:meth:`Codec.receive_data` turns it into :meth:`Codec.fail` in one place (§7.1.7 "Fail the
-WebSocket Connection"): a close frame with the error's code is queued and the state becomes
-CLOSED. Misuse by this side's own code raises :class:`LocalProtocolError` at the call.
+Errors: every violation by the peer raises :class:`RemoteProtocolError` inside the parser;
+:meth:`Codec.receive_data` records it in :attr:`Codec.failure` and stops parsing. In OPEN the
+state becomes FAILING: the messages parsed before the violation have been handed out as events
+and may still be answered (the strict outcome of Autobahn cases 3.2, 4.1.3, 5.15), until the
+caller calls :meth:`Codec.fail_for_violation`, the one place that turns the violation into
+§7.1.7 "Fail the WebSocket Connection" (a close frame with the error's code, then CLOSED).
+Misuse by this side's own code raises :class:`LocalProtocolError` at the call.
 """
 
 from __future__ import annotations
@@ -38,9 +45,9 @@ import os
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from .._config import DEFAULT_LIMITS, Limits
+from .._config import DEFAULT_LIMITS
 from .._exceptions import LocalProtocolError, PayloadTooBig, RemoteProtocolError
-from ._events import CloseReceived, Event, Message, MessageFragment, Ping, Pong
+from ._events import CloseReceived, Event, Message, Ping, Pong
 from ._frames import (
     MAX_CLOSE_REASON,
     MAX_CONTROL_PAYLOAD,
@@ -83,6 +90,10 @@ class State(enum.Enum):
     OPEN = "open"
     #: We sent a close frame and wait for the peer's (RFC 6455 §7.1.2).
     CLOSING = "closing"
+    #: The peer violated the protocol (see ``Codec.failure``): nothing more is parsed, but
+    #: answers to the messages before the violation may still be sent until the caller fails
+    #: the connection (RFC 6455 §7.1.7) with ``Codec.fail_for_violation()``.
+    FAILING = "failing"
     #: "The WebSocket Closing Handshake is Started" and finished, or the connection failed:
     #: nothing more is parsed, nothing more may be sent.
     CLOSED = "closed"
@@ -106,51 +117,43 @@ class Codec:
 
     Args:
         role: client or server; decides which side masks (RFC 6455 §5.1).
-        limits: ``max_message_size`` and ``max_frame_size`` are enforced here, from frame headers
-            and, for compressed messages, during inflation.
+        max_message_size: the largest message accepted, in bytes, after inflation (RFC 7692);
+            ``None``: no limit. Enforced from frame headers and, when compressed, while
+            inflating (1009).
+        max_frame_size: the largest frame payload accepted, in bytes; ``None``: no limit.
         compression: the negotiated permessage-deflate, or ``None``; RSV1 is a protocol error
             without it (RFC 6455 §5.2).
         auto_pong: answer pings with pongs (RFC 6455 §5.5.2). Pings are reported as events
             either way.
-        fragments: report each data frame as a :class:`MessageFragment` instead of joining
-            frames into one :class:`Message`.
         trailing_data: bytes received after the opening handshake, parsed at once.
         mask_source: where client masking keys come from (RFC 6455 §10.3: "strong source of
             entropy"); takes a byte count and returns that many random bytes.
-        defer_failure: on the peer's protocol violation, only stop parsing and record it in
-            :attr:`failure`, leaving the state as it is, until the caller calls
-            :meth:`fail_for_violation`: the messages parsed before the violation can then
-            still be answered first (the strict outcome of Autobahn cases 3.2, 4.1.3, 5.15).
-            By default the connection fails at once.
     """
 
     def __init__(
         self,
         role: Role,
         *,
-        limits: Limits = DEFAULT_LIMITS,
+        max_message_size: int | None = DEFAULT_LIMITS.max_message_size,
+        max_frame_size: int | None = DEFAULT_LIMITS.effective_max_frame_size,
         compression: MessageCompressor | None = None,
         auto_pong: bool = True,
-        fragments: bool = False,
         trailing_data: bytes = b"",
         mask_source: Callable[[int], bytes] = os.urandom,
-        defer_failure: bool = False,
     ) -> None:
         self.role = role
-        self.defer_failure = defer_failure
         self.compression = compression
         self.auto_pong = auto_pong
-        self.fragments = fragments
         self._is_server = role is Role.SERVER
-        self._max_frame = limits.effective_max_frame_size
-        self._max_message = limits.max_message_size
+        self._max_frame = max_frame_size
+        self._max_message = max_message_size
         self._mask_source = mask_source
         self._state = State.OPEN
         #: The close frame we sent, as (code, reason); code is None for an empty close payload.
         self.close_sent: tuple[int | None, str] | None = None
         #: The peer's close frame, as (code, reason); code 1005 when it carried none.
         self.close_received: tuple[int, str] | None = None
-        #: The peer's violation that failed the connection, if any.
+        #: The peer's violation (state FAILING, then CLOSED once failed), if any.
         self.failure: RemoteProtocolError | None = None
         #: The transport reported end of file.
         self.eof_received = False
@@ -201,11 +204,10 @@ class Codec:
         """Feed bytes read from the transport; then call :meth:`events`, then
         :meth:`data_to_send` (a received ping or close queues a reply).
 
-        A protocol violation does not raise: it fails the connection (see :attr:`failure`),
-        or with ``defer_failure`` stops parsing until the caller fails it
-        (:attr:`failure_pending`).
+        A protocol violation does not raise: it is recorded in :attr:`failure` and the state
+        becomes FAILING (or CLOSED at once while CLOSING, when nothing is delivered any more).
         """
-        if self._state is State.CLOSED or self.failure is not None:
+        if self._state is State.CLOSED or self._state is State.FAILING:
             return
         self._buffer += data
         self.paused = False
@@ -214,17 +216,14 @@ class Codec:
         except RemoteProtocolError as exc:
             self.failure = exc
             self._buffer.clear()
-            if not self.defer_failure:
+            if self._state is State.OPEN:
+                self._state = State.FAILING
+            else:
                 self.fail_for_violation()
 
-    @property
-    def failure_pending(self) -> bool:
-        """The peer violated the protocol, and the caller has yet to
-        :meth:`fail_for_violation` (only with ``defer_failure``)."""
-        return self.failure is not None and self._state is not State.CLOSED
-
     def fail_for_violation(self) -> None:
-        """:meth:`fail` with the close code and reason of the recorded :attr:`failure`."""
+        """:meth:`fail` with the close code and reason of the recorded :attr:`failure`
+        (RFC 6455 §7.1.7); nothing is queued when a close frame was sent already."""
         assert self.failure is not None, "no violation was recorded"
         self.fail(self.failure.close_code, self.failure.reason)
 
@@ -274,14 +273,7 @@ class Codec:
                 if not complete and not self._streams_payload(opcode, first):
                     break  # wait for the whole frame (the header is checked again then)
                 fin = bool(first & _FIN)
-                if (
-                    fin
-                    and opcode
-                    and complete
-                    and not first & _RSV1
-                    and self._state is State.OPEN
-                    and not self.fragments
-                ):
+                if fin and opcode and complete and not first & _RSV1 and self._state is State.OPEN:
                     # Fast path: a whole, unfragmented, uncompressed message is here.
                     position = start + length
                     payload = _unmask(view[start:position], mask)
@@ -383,27 +375,22 @@ class Codec:
                 self._message_parts.append(decoder.decode(data, message_done))
             elif data:
                 self._message_parts.append(data)
-        if frame_done:
-            if self._state is State.OPEN and (self.fragments or message_done):
-                self._deliver(message_done)
-            if message_done:
-                self._message_opcode = None
-                self._message_size = 0
-                self._message_decoder = None
-                self._message_parts = []
+        if message_done:
+            if self._state is State.OPEN:
+                self._deliver()
+            self._message_opcode = None
+            self._message_size = 0
+            self._message_decoder = None
+            self._message_parts = []
 
-    def _deliver(self, final: bool) -> None:
+    def _deliver(self) -> None:
         parts = self._message_parts
-        self._message_parts = []
         data: str | bytes = (
             "".join(parts)  # type: ignore[arg-type]
             if self._message_opcode == _TEXT
             else b"".join(parts)  # type: ignore[arg-type]
         )
-        if self.fragments:
-            self._events.append(MessageFragment(data, final))
-        else:
-            self._events.append(Message(data))
+        self._events.append(Message(data))
         if self._message_compressed:
             # A few bytes on the wire may inflate to max_message_size: hand this message over
             # before inflating the next, so the caller's queue bound applies to decoded bytes.
@@ -495,10 +482,14 @@ class Codec:
                 without payload.
             reason: at most 123 bytes of UTF-8; must be empty when ``code`` is ``None``.
 
+        In FAILING the state becomes CLOSED instead: nothing more will be parsed, so no answer
+        is awaited.
+
         Raises:
-            LocalProtocolError: not OPEN, an unsendable code, or a reason that is too long.
+            LocalProtocolError: not OPEN (or FAILING), an unsendable code, or a reason that is
+                too long.
         """
-        if self._state is not State.OPEN:
+        if self._state is not State.OPEN and self._state is not State.FAILING:
             raise LocalProtocolError(f"cannot send a close frame in state {self._state.name}")
         if code is None:
             if reason:
@@ -508,7 +499,7 @@ class Codec:
         if len(reason.encode("utf-8")) > MAX_CLOSE_REASON:
             raise LocalProtocolError(f"close reason longer than {MAX_CLOSE_REASON} bytes")
         self._queue_close(code, reason)
-        self._state = State.CLOSING
+        self._state = State.CLOSING if self._state is State.OPEN else State.CLOSED
 
     def fail(self, code: int = CloseCode.PROTOCOL_ERROR, reason: str = "") -> None:
         """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7).
@@ -518,7 +509,7 @@ class Codec:
         ``reason`` is cut to 123 bytes at a character boundary. Codes that may not be sent
         (1005, 1006, 1015) produce an empty close frame.
         """
-        if self._state is State.OPEN:
+        if self._state is State.OPEN or self._state is State.FAILING:
             if is_sendable_close_code(code):
                 self._queue_close(code, _truncate_reason(reason))
             else:
@@ -540,7 +531,7 @@ class Codec:
         return outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
 
     def _check_can_send(self) -> None:
-        if self._state is not State.OPEN:
+        if self._state is not State.OPEN and self._state is not State.FAILING:
             raise LocalProtocolError(f"cannot send in state {self._state.name}")
 
     @staticmethod

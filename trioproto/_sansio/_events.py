@@ -1,14 +1,14 @@
 """Events the codec produces from received bytes (RFC 6455 §5.4-§5.6).
 
-Each is a frozen, slotted dataclass. Control events offer the reply they call for, as wsproto's
-do: ``Ping.response()`` is the pong RFC 6455 §5.5.2 requires.
+Each is a frozen, slotted dataclass. The codec answers pings itself (RFC 6455 §5.5.2) unless
+told not to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CloseReceived", "Event", "Message", "MessageFragment", "Ping", "Pong"]
+__all__ = ["CloseReceived", "Event", "Message", "Ping", "Pong"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +22,10 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageFragment:
-    """One frame's worth of a data message, when the codec delivers fragments (RFC 6455 §5.4).
-
-    Attributes:
-        data: the text (validated so far) or bytes of this piece; code points split across
-            frames are carried to the piece where they complete.
-        final: the message ends with this piece.
-    """
-
-    data: str | bytes
-    final: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Ping:
     """A ping frame (RFC 6455 §5.5.2); the codec answers it itself unless told not to."""
 
     payload: bytes
-
-    def response(self) -> Pong:
-        """The pong that answers this ping: "identical Application data" (RFC 6455 §5.5.3)."""
-        return Pong(self.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +48,4 @@ class CloseReceived:
     reason: str
 
 
-Event = Message | MessageFragment | Ping | Pong | CloseReceived
+Event = Message | Ping | Pong | CloseReceived

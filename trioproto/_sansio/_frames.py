@@ -23,8 +23,6 @@ from .._exceptions import RemoteProtocolError
 from ._mask import apply_mask
 
 __all__ = [
-    "CONTROL_OPCODES",
-    "DATA_OPCODES",
     "MAX_CLOSE_REASON",
     "MAX_CONTROL_PAYLOAD",
     "CloseCode",
@@ -53,9 +51,6 @@ class Opcode(enum.IntEnum):
     #: "denotes a pong"
     PONG = 0xA
 
-
-DATA_OPCODES: Final = frozenset({Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY})
-CONTROL_OPCODES: Final = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
 
 #: "All control frames MUST have a payload length of 125 bytes or less" (RFC 6455 §5.5).
 MAX_CONTROL_PAYLOAD: Final = 125

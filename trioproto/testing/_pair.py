@@ -47,14 +47,22 @@ async def websocket_pair(
     async with open_task_nursery() as nursery:
         client = WebSocket(
             client_stream,
-            Codec(Role.CLIENT, limits=limits, defer_failure=True),
+            Codec(
+                Role.CLIENT,
+                max_message_size=limits.max_message_size,
+                max_frame_size=limits.effective_max_frame_size,
+            ),
             nursery=nursery,
             limits=limits,
             timeouts=timeouts,
         )
         server = WebSocket(
             server_stream,
-            Codec(Role.SERVER, limits=limits, defer_failure=True),
+            Codec(
+                Role.SERVER,
+                max_message_size=limits.max_message_size,
+                max_frame_size=limits.effective_max_frame_size,
+            ),
             nursery=nursery,
             limits=limits,
             timeouts=timeouts,

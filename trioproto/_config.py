@@ -25,7 +25,6 @@ __all__ = [
 # - request head 16 KiB / 100 header lines: h11's max_incomplete_event_size is 16 KiB; nginx's
 #   large_client_header_buffers is 4 x 8 KiB; Go's net/http allows 1 MiB, which is lavish.
 #   100 header lines matches http.client's _MAXHEADERS.
-# - write buffer high-water 64 KiB: asyncio's default transport high-water mark.
 MiB = 1024 * 1024
 
 
@@ -42,7 +41,6 @@ class Limits:
         max_request_head_size: bytes of HTTP request line plus headers (431 when exceeded).
         max_header_lines: number of header lines in the handshake request (431 when exceeded).
         max_request_line_size: bytes of a single line of the HTTP head (414/431 when exceeded).
-        write_buffer_high_water: bytes an outbound send may leave buffered before it waits.
         max_connections: connections served at once; further clients wait in the listen backlog.
     """
 
@@ -52,7 +50,6 @@ class Limits:
     max_request_head_size: int = 16 * 1024
     max_header_lines: int = 100
     max_request_line_size: int = 8 * 1024
-    write_buffer_high_water: int = 64 * 1024
     max_connections: int | None = None
 
     def __post_init__(self) -> None:
@@ -68,8 +65,6 @@ class Limits:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
-        if self.write_buffer_high_water < 0:
-            raise ValueError("write_buffer_high_water must not be negative")
 
     @property
     def effective_max_frame_size(self) -> int | None:

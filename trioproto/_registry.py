@@ -14,12 +14,13 @@ Layer 2: no trio import. Rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from ._exceptions import InvalidHandshake
+from ._sansio._abnf import is_token
+from ._sansio._handshake import select_subprotocol
 
 if TYPE_CHECKING:
     from ._connection import WebSocket
@@ -30,8 +31,6 @@ __all__ = ["Activation", "Handler", "HandlerEntry", "Registry", "Selection"]
 Handler: TypeAlias = Callable[["WebSocket"], Awaitable[None]]
 #: When a handler's connection starts reading frames (RESTinio's delayed activation).
 Activation: TypeAlias = Literal["immediate", "delayed"]
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +87,7 @@ class Registry:
                 ``activation`` is unknown.
             TypeError: ``handler`` is not callable.
         """
-        if name is not None and not _TOKEN.fullmatch(name):
+        if name is not None and not is_token(name):
             raise ValueError(f"subprotocol name {name!r} is not an RFC 7230 token")
         if name in self._entries:
             what = "the no-subprotocol handler" if name is None else f"subprotocol {name!r}"
@@ -128,9 +127,9 @@ class Registry:
             InvalidHandshake: 400, no registered handler fits; the reason names what is served.
         """
         if offered:
-            for name in self._entries:
-                if name is not None and name in offered:
-                    return Selection(name, self._entries[name])
+            name = select_subprotocol(offered, self.subprotocols)
+            if name is not None:
+                return Selection(name, self._entries[name])
             if self.fallback_to_default and None in self._entries:
                 return Selection(None, self._entries[None])
             raise InvalidHandshake(

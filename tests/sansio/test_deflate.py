@@ -3,6 +3,7 @@ trips at every window size, and inflation capped during decompression."""
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 import zlib
 
@@ -143,16 +144,17 @@ def test_negotiate_server_declines(offer: str) -> None:
     assert negotiate_server([offer], POLICY) is None
 
 
+def test_policy_has_no_off_switch() -> None:
+    """Off is ``compression=None``, in one place; a policy always means "negotiate"."""
+    assert "enabled" not in {field.name for field in dataclasses.fields(DeflatePolicy)}
+
+
 def test_full_window_policy_answers_without_parameters() -> None:
     policy = DeflatePolicy(server_max_window_bits=15)
     assert negotiate_server(["permessage-deflate"], policy) == (
         "permessage-deflate",
         DeflateParameters(),
     )
-
-
-def test_disabled_policy_declines_everything() -> None:
-    assert negotiate_server(["permessage-deflate"], DeflatePolicy(enabled=False)) is None
 
 
 def test_malformed_header_is_400() -> None:

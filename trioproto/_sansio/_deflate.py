@@ -69,7 +69,6 @@ class DeflatePolicy:
     """How a server (or client) uses permessage-deflate.
 
     Attributes:
-        enabled: negotiate compression at all.
         server_max_window_bits: the largest window the server compresses with (9-15).
         client_max_window_bits: the window asked of clients that accept a limit (9-15).
         server_no_context_takeover: reset the server's compressor after each message.
@@ -80,7 +79,6 @@ class DeflatePolicy:
             costs CPU and usually adds bytes).
     """
 
-    enabled: bool = True
     server_max_window_bits: int = 12
     client_max_window_bits: int = 12
     server_no_context_takeover: bool = False
@@ -123,13 +121,11 @@ def negotiate_server(
 
     Returns:
         The response header value and the parameters, or ``None`` when every offer is
-        declined (or compression is off).
+        declined. (A side that does not compress has no policy: ``compression=None``.)
 
     Raises:
         InvalidHandshake: 400, the header is malformed.
     """
-    if not policy.enabled:
-        return None
     for name, params in parse_extensions(offers):
         if name != NAME:
             continue

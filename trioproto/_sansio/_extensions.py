@@ -16,16 +16,15 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .._exceptions import InvalidHandshake
+from ._abnf import TOKEN, is_token
 
 __all__ = ["Extension", "parse_extensions", "serialize_extension"]
 
 #: One offer: the extension name and its parameters in order (value ``None`` when absent).
 Extension = tuple[str, list[tuple[str, str | None]]]
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN_RE = re.compile(_TOKEN)
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
-_PARAM_RE = re.compile(rf"\s*({_TOKEN})\s*(?:=\s*({_TOKEN}|{_QUOTED}))?\s*")
+_PARAM_RE = re.compile(rf"\s*({TOKEN})\s*(?:=\s*({TOKEN}|{_QUOTED}))?\s*")
 
 
 def parse_extensions(values: Iterable[str]) -> list[Extension]:
@@ -41,7 +40,7 @@ def parse_extensions(values: Iterable[str]) -> list[Extension]:
                 continue  # RFC 9110 §5.6.1: empty list elements are ignored
             parts = _split_outside_quotes(element, ";")
             name = parts[0].strip()
-            if not _TOKEN_RE.fullmatch(name):
+            if not is_token(name):
                 raise InvalidHandshake(f"invalid extension name {name[:40]!r}", 400)
             params: list[tuple[str, str | None]] = []
             for part in parts[1:]:
@@ -52,7 +51,7 @@ def parse_extensions(values: Iterable[str]) -> list[Extension]:
                 value_text: str | None = raw
                 if raw is not None and raw.startswith('"'):
                     value_text = re.sub(r"\\(.)", r"\1", raw[1:-1])
-                    if not _TOKEN_RE.fullmatch(value_text):
+                    if not is_token(value_text):
                         raise InvalidHandshake(
                             f"quoted extension parameter value {raw[:40]!r} is not a token", 400
                         )

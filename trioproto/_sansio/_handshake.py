@@ -26,12 +26,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._exceptions import InvalidHandshake
+from ._abnf import is_token
 from ._http import Headers, Request, Response, serialize_request, serialize_response
 
 __all__ = [
@@ -50,8 +50,6 @@ __all__ = [
 
 #: "a Globally Unique Identifier (GUID, [RFC4122]) in string form" (RFC 6455 §1.3).
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def accept_key(key: str) -> str:
@@ -153,7 +151,7 @@ def validate_request(request: Request) -> HandshakeRequest:
         raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400)
     subprotocols = tuple(headers.get_list("Sec-WebSocket-Protocol"))
     for name in subprotocols:
-        if not _TOKEN.fullmatch(name):
+        if not is_token(name):
             raise InvalidHandshake(f"subprotocol {name[:40]!r} is not a token", 400)
     raw_path = parts.path or "/"
     return HandshakeRequest(
@@ -233,7 +231,7 @@ def client_request(
         ValueError: a subprotocol is not a token, or a header would inject a line.
     """
     for name in subprotocols:
-        if not _TOKEN.fullmatch(name):
+        if not is_token(name):
             raise ValueError(f"subprotocol {name!r} is not a token")
     headers = [
         ("Host", host),

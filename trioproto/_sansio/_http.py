@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from .._config import Limits
 from .._exceptions import InvalidHandshake
+from ._abnf import TOKEN_BYTES
 
 __all__ = [
     "Headers",
@@ -38,10 +39,9 @@ __all__ = [
     "serialize_response",
 ]
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/\d\.\d)")
+_REQUEST_LINE = re.compile(rb"(" + TOKEN_BYTES + rb") ([^\x00-\x20\x7f]+) (HTTP/\d\.\d)")
 _STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
-_HEADER_NAME = re.compile(_TOKEN)
+_HEADER_NAME = re.compile(TOKEN_BYTES)
 _BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _UNSAFE_OUTPUT = re.compile(r"[\r\n\x00]")
 

@@ -210,12 +210,12 @@ async def test_keepalive_fails_silent_peer_with_1011(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """No pong within ping_timeout: the connection is failed with 1011 (design.md Limits)."""
-    from trioproto._connection import keepalive
+    from trioproto._keepalive import keep_alive
 
     async with memory_websocket_pair() as (client, server):
         client._codec.auto_pong = False
         start = trio.current_time()
-        await keepalive(server, 20, 20)
+        await keep_alive(server, 20, 20)
         assert trio.current_time() - start == pytest.approx(40)
         with pytest.raises(trioproto.ConnectionClosed) as info:
             await client.receive()
@@ -224,11 +224,11 @@ async def test_keepalive_fails_silent_peer_with_1011(
 
 
 async def test_keepalive_keeps_answering_peer(autojump_clock: trio.testing.MockClock) -> None:
-    from trioproto._connection import keepalive
+    from trioproto._keepalive import keep_alive
 
     async with memory_websocket_pair() as (client, server):
         with trio.move_on_after(200):
-            await keepalive(server, 20, 20)
+            await keep_alive(server, 20, 20)
         assert server.closed is None
         await client.send("still open")
         assert await server.receive() == "still open"

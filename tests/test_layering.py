@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
+import trioproto
 import trioproto._sansio
 
 PURE_MODULES = [
@@ -51,3 +54,60 @@ def test_every_sansio_module_is_checked() -> None:
     names = {name.rsplit(".", 1)[1] for name in PURE_MODULES if "_sansio" in name}
     assert {"_codec", "_frames", "_mask", "_utf8", "_events", "_http", "_handshake"} <= names
     assert {"_deflate", "_extensions"} <= names
+
+
+def _imports_of(path: Path, module: str) -> set[str]:
+    """The trioproto modules ``module`` imports, type-only imports included."""
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    """No module of trioproto imports, even only for type checking, a module that imports it
+    back (directly or through others): each layer reads without the ones above it."""
+    root = Path(trioproto.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {
+        name: {
+            target
+            for target in _imports_of(path, name)
+            if target in modules and target != name and not name.startswith(target + ".")
+        }
+        for name, path in modules.items()
+    }
+    # The package __init__ files only re-export; they are the top of their layers.
+    for name in ("trioproto", "trioproto.testing", "trioproto._sansio"):
+        for edges in graph.values():
+            edges.discard(name)
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph[name]):
+            if state.get(target) == 1:
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, cycles

@@ -16,21 +16,28 @@ End-of-stream semantics, following trio's channel contract:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import trio
 
-if TYPE_CHECKING:
-    from ._connection import WebSocket
+from ._inbound import InboundQueue
 
 __all__ = ["MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
 
 
 class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
-    """Received messages, unmasked and reassembled: ``str`` for text, ``bytes`` for binary."""
+    """Received messages, unmasked and reassembled: ``str`` for text, ``bytes`` for binary.
 
-    def __init__(self, websocket: WebSocket) -> None:
-        self._websocket = websocket
+    Args:
+        queue: the connection's inbound queue.
+        close_connection: closes the connection (1000), for :meth:`aclose`.
+    """
+
+    def __init__(
+        self, queue: InboundQueue, close_connection: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._queue = queue
+        self._close_connection = close_connection
         self._closed = False
 
     async def receive(self) -> str | bytes:
@@ -46,19 +53,29 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise trio.ClosedResourceError("the inbound channel was closed")
-        return await self._websocket._receive_message()
+        return await self._queue.get()
 
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._websocket.close()
+        await self._close_connection()
 
 
 class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
-    """Messages to send: ``str`` goes out as a text message, bytes-like as binary."""
+    """Messages to send: ``str`` goes out as a text message, bytes-like as binary.
 
-    def __init__(self, websocket: WebSocket) -> None:
-        self._websocket = websocket
+    Args:
+        send_message: sends one message on the connection.
+        close_connection: closes the connection (1000), for :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        send_message: Callable[[str | bytes], Awaitable[None]],
+        close_connection: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._send_message = send_message
+        self._close_connection = close_connection
         self._closed = False
 
     async def send(self, value: str | bytes) -> None:
@@ -71,12 +88,12 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise trio.ClosedResourceError("the outbound channel was closed")
-        await self._websocket.send(value)
+        await self._send_message(value)
 
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._websocket.close()
+        await self._close_connection()
 
 
 class WebSocketStream(trio.abc.HalfCloseableStream):
@@ -87,8 +104,15 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
     closed normally. ``send_eof`` starts the closing handshake.
     """
 
-    def __init__(self, websocket: WebSocket) -> None:
-        self._websocket = websocket
+    def __init__(
+        self,
+        inbound: trio.abc.ReceiveChannel[str | bytes],
+        send_message: Callable[[bytes], Awaitable[None]],
+        close_connection: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._inbound = inbound
+        self._send_message = send_message
+        self._close_connection = close_connection
         self._pending = memoryview(b"")
         self._sending = False
         self._receiving = False
@@ -104,7 +128,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
             raise trio.BusyResourceError("another task is sending on this stream")
         self._sending = True
         try:
-            await self._websocket.send(bytes(data))
+            await self._send_message(bytes(data))
         finally:
             self._sending = False
 
@@ -125,7 +149,7 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         try:
             while not self._pending:
                 try:
-                    message = await self._websocket.inbound.receive()
+                    message = await self._inbound.receive()
                 except trio.EndOfChannel:
                     return b""
                 self._pending = memoryview(
@@ -142,8 +166,8 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
 
     async def send_eof(self) -> None:
         """Start the closing handshake (close code 1000) and wait for it to finish."""
-        await self._websocket.close()
+        await self._close_connection()
 
     async def aclose(self) -> None:
         """Close the connection (close code 1000)."""
-        await self._websocket.close()
+        await self._close_connection()

@@ -20,8 +20,9 @@ from contextlib import asynccontextmanager
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
-from ._connection import WebSocket, keepalive
+from ._connection import WebSocket
 from ._exceptions import HandshakeRejected, InvalidHandshake
+from ._keepalive import keep_alive
 from ._nursery import open_task_nursery
 from ._options import DEFAULT_COMPRESSION
 from ._sansio._codec import Codec, Role
@@ -170,7 +171,7 @@ async def connect_websocket(
     )
     websocket.activate()
     if timeouts.ping_interval is not None:
-        nursery.start_soon(keepalive, websocket, timeouts.ping_interval, timeouts.ping_timeout)
+        nursery.start_soon(keep_alive, websocket, timeouts.ping_interval, timeouts.ping_timeout)
     return websocket
 
 

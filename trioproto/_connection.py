@@ -4,10 +4,9 @@ Theory of operation
 -------------------
 Each connection has one *reader* task, started by :meth:`WebSocket.activate` (at once, unless
 the handler asked for delayed activation). It reads the stream, feeds the codec, and puts whole
-messages on a bounded queue that :attr:`WebSocket.inbound` drains. When the queue holds
-``Limits.max_queued_messages`` the reader waits on a fresh :class:`trio.Event` before reading
-again: nothing more is read from the socket, pings included, so TCP pushes back on the peer and
-memory stays bounded (style.md habit 7).
+messages on the bounded :class:`~trioproto._inbound.InboundQueue` that :attr:`WebSocket.inbound`
+drains. When the queue is full the reader waits before reading again: nothing more is read from
+the socket, pings included, so TCP pushes back on the peer and memory stays bounded.
 
 Writes come from the handler (messages), the reader (pongs, the close reply) and the keepalive
 task (pings). They go through one FIFO write lock; a writer that holds it keeps writing until the
@@ -30,7 +29,6 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 
 import trio
@@ -39,12 +37,13 @@ from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStrea
 from ._closed import CLEAN_CLOSE_CODES, ConnectionClosed
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._exceptions import LocalProtocolError
+from ._inbound import InboundQueue
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Message, Pong
 from ._transport import SocketTransport, close_now
 
-__all__ = ["ConnectionStatistics", "WebSocket", "keepalive", "ping_or_fail"]
+__all__ = ["ConnectionStatistics", "WebSocket"]
 
 logger = logging.getLogger("trioproto")
 
@@ -110,15 +109,11 @@ class WebSocket:
         self.remote = remote
         self.id = uuid.uuid4()
         self._timeouts = timeouts
-        self._max_queue = limits.max_queued_messages
-        self._queue: deque[str | bytes] = deque()
-        self._receivers = trio.lowlevel.ParkingLot()
-        self._resume_reading: trio.Event | None = None
+        self._inbound = InboundQueue(limits.max_queued_messages, self._end_of_inbound)
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
-        self._just_received: trio.lowlevel.Task | None = None
-        # Set when the handler asks for a message, while a failure waits for it to catch up.
-        self._caught_up: trio.Event | None = None
+        # The fast path of a plain socket, decided once (see _write).
+        self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
         self._pings: dict[bytes, _PendingPing] = {}
         self._activated = False
         self._activated_event = trio.Event()
@@ -128,8 +123,8 @@ class WebSocket:
         self._messages_in = self._messages_out = 0
         self._bytes_in = self._bytes_out = 0
         self._opened_at = time.time()
-        self.inbound = MessageReceiveChannel(self)
-        self.outbound = MessageSendChannel(self)
+        self.inbound = MessageReceiveChannel(self._inbound, self.close)
+        self.outbound = MessageSendChannel(self.send, self.close)
 
     # ------------------------------------------------------------ public API
 
@@ -235,7 +230,7 @@ class WebSocket:
         with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
             if self._codec.state is State.OPEN or self._codec.state is State.FAILING:
                 self._codec.send_close(code, reason)  # validates before anything is written
-                self._stop_receiving()
+                self._inbound.stop()
                 with contextlib.suppress(ConnectionClosed):
                     await self._write(None)
                 if not self._activated:
@@ -272,53 +267,21 @@ class WebSocket:
             bytes_received=self._bytes_in,
             bytes_sent=self._bytes_out,
             opened_at=self._opened_at,
-            queued_messages=len(self._queue),
+            queued_messages=len(self._inbound),
             state=self._codec.state.value,
         )
 
     def stream_view(self) -> WebSocketStream:
         """A :class:`trio.abc.HalfCloseableStream` over binary messages of this connection."""
-        return WebSocketStream(self)
+        return WebSocketStream(self.inbound, self.send, self.close)
 
-    # ------------------------------------------------------- inbound queue
-
-    async def _receive_message(self) -> str | bytes:
-        queue = self._queue
-        if queue:
-            await trio.lowlevel.checkpoint()
-        # Parking is a checkpoint too, so a message that arrives while parked is taken at once.
-        while not queue:
-            if self._closed_event.is_set():  # the reader has delivered everything
-                await trio.lowlevel.checkpoint()
-                raise self._end_of_inbound()
-            if self._caught_up is not None:
-                self._caught_up.set()
-            await self._receivers.park()
-        message = queue.popleft()
-        resume = self._resume_reading
-        if resume is not None and len(queue) < self._max_queue:
-            self._resume_reading = None
-            resume.set()
-        self._just_received = trio.lowlevel.current_task()
-        return message
+    # -------------------------------------------------------------- reader
 
     def _end_of_inbound(self) -> BaseException:
         received = self._codec.close_received
         if received is not None and received[0] in CLEAN_CLOSE_CODES:
             return trio.EndOfChannel()
         return ConnectionClosed(self._codec.close_sent, received)
-
-    def _stop_receiving(self) -> None:
-        """No more messages will be queued: wake every waiter so it can see the end."""
-        self._receivers.unpark_all()
-        if self._caught_up is not None:
-            self._caught_up.set()
-        resume = self._resume_reading
-        if resume is not None:
-            self._resume_reading = None
-            resume.set()
-
-    # -------------------------------------------------------------- reader
 
     async def _read_loop(self) -> None:
         done = self._reader_done = trio.Event()
@@ -339,9 +302,11 @@ class WebSocket:
                     elif type(event) is Pong:
                         self._acknowledge_pong(event.payload)
                     elif type(event) is CloseReceived:
-                        self._stop_receiving()
+                        self._inbound.stop()
                 if codec.state is State.FAILING:
-                    await self._let_handler_catch_up()
+                    # Let the handler take and answer the messages before the violation (RFC
+                    # 6455 §7.1.7): at most the close timeout; none if it is already waiting.
+                    await self._inbound.wait_caught_up(seconds_or_forever(self._timeouts.close))
                     codec.fail_for_violation()
                 if codec.state is State.CLOSED:
                     break
@@ -393,28 +358,11 @@ class WebSocket:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
 
-    async def _let_handler_catch_up(self) -> None:
-        """Before failing the connection for the peer's violation (RFC 6455 §7.1.7), let the
-        handler take and answer the messages that came before it: wait until it asks for the
-        next one, or the connection closes, for at most the close timeout. A handler already
-        waiting costs no delay."""
-        if not self._queue and self._receivers:
-            return
-        caught_up = self._caught_up = trio.Event()
-        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-            await caught_up.wait()
-        self._caught_up = None
-
     async def _enqueue(self, message: str | bytes) -> None:
         self._messages_in += 1
         self._bytes_in += len(message)
-        queue = self._queue
-        queue.append(message)
-        self._receivers.unpark()
         # Once we sent a close frame nobody has to read: never stall the closing handshake.
-        if len(queue) >= self._max_queue and self._codec.close_sent is None:
-            resume = self._resume_reading = trio.Event()
-            await resume.wait()
+        await self._inbound.put(message, push_back=self._codec.close_sent is None)
 
     def _acknowledge_pong(self, payload: bytes) -> None:
         """A pong acknowledges its ping and every earlier one (RFC 6455 §5.5.3 allows
@@ -433,7 +381,7 @@ class WebSocket:
         if self._closed_event.is_set():
             return
         self._closed_event.set()
-        self._stop_receiving()
+        self._inbound.finish()
         for pending in self._pings.values():
             pending.event.set()
         self._pings.clear()
@@ -447,8 +395,7 @@ class WebSocket:
         # lock) writes its first chunk without yielding again, so an echo costs one trip
         # through the scheduler instead of two. Every write is still a cancellation point,
         # and a task that only sends still yields on each send.
-        just_yielded = self._just_received is trio.lowlevel.current_task()
-        self._just_received = None
+        just_yielded = self._inbound.claim_just_got()
         if self._writing:
             await self._writers.park()  # ownership is handed over by unpark()
             just_yielded = True
@@ -466,12 +413,13 @@ class WebSocket:
                     raise
             codec = self._codec
             stream = self._stream
+            send_nowait = self._send_nowait
             while data := codec.data_to_send():
                 try:
-                    if just_yielded and type(stream) is SocketTransport:
+                    if just_yielded and send_nowait is not None:
                         just_yielded = False
                         await trio.lowlevel.checkpoint_if_cancelled()
-                        sent = stream.send_nowait(data)
+                        sent = send_nowait(data)
                         if sent < len(data):
                             await stream.send_all(memoryview(data)[sent:])
                         continue
@@ -499,37 +447,6 @@ class WebSocket:
             self._codec.receive_eof()
         self._mark_closed()
         await close_now(self._stream)
-
-
-async def keepalive(websocket: WebSocket, interval: float, timeout: float | None) -> None:
-    """Ping every ``interval`` seconds; fail with 1011 when a pong is late (RFC 6455 §5.5.2).
-
-    Returns as soon as the connection closes, so it never holds its nursery open.
-    """
-    while True:
-        with trio.move_on_after(interval):
-            await websocket.wait_closed()
-            return
-        if not await ping_or_fail(websocket, timeout):
-            return
-
-
-async def ping_or_fail(websocket: WebSocket, timeout: float | None) -> bool:
-    """Ping once; fail the connection with 1011 if the pong takes longer than ``timeout``.
-
-    Returns whether the connection is still open (RFC 6455 §5.5.2: an unanswered ping means the
-    peer is gone or stuck).
-    """
-    with trio.move_on_after(seconds_or_forever(timeout)) as scope:
-        try:
-            await websocket.ping()
-        except ConnectionClosed:
-            return False
-    if scope.cancelled_caught:
-        logger.debug("connection %s: keepalive pong not received in time", websocket.id)
-        await websocket.fail(1011, "keepalive ping timeout")
-        return False
-    return True
 
 
 class _PendingPing:

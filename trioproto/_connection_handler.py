@@ -26,8 +26,8 @@ import trio
 
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
-from ._connection import WebSocket, keepalive
-from ._keepalive import KeepaliveMonitor
+from ._connection import WebSocket
+from ._keepalive import KeepaliveMonitor, keep_alive
 from ._opening import Accepted, OpeningHandshake, Unserved
 from ._options import DEFAULT_SERVER_OPTIONS, ServerOptions
 from ._registry import Registry
@@ -186,9 +186,9 @@ class ConnectionHandler:
                 if self.keepalive is not None:
                     self.keepalive.add(websocket)
                 elif timeouts.ping_interval is not None:
-                    # Served without a server's shared monitor: a task of its own.
+                    # Served without a server's shared monitor: a monitor of its own.
                     nursery.start_soon(
-                        keepalive, websocket, timeouts.ping_interval, timeouts.ping_timeout
+                        keep_alive, websocket, timeouts.ping_interval, timeouts.ping_timeout
                     )
                 code, reason = 1000, ""
                 try:

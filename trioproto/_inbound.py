@@ -1,0 +1,125 @@
+"""The inbound queue: received messages waiting for the handler, with backpressure.
+
+One per connection, shared by the reader task (which :meth:`InboundQueue.put` s messages) and
+the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio's
+``MemoryChannelState`` and websockets' ``Assembler``:
+
+* **Bounded.** When ``max_queued`` messages wait, ``put`` parks the reader until a ``get`` makes
+  room: nothing more is read from the socket, pings included, so TCP pushes back on the peer and
+  memory stays bounded.
+* **Parking.** A ``get`` on an empty queue parks until a message arrives or the queue is
+  finished; a message arriving while a task is parked is taken at once.
+* **Catch-up before a failure.** :meth:`InboundQueue.wait_caught_up` lets the reader wait, before
+  failing the connection for the peer's violation, until the handler asks for the message after
+  the ones already queued (RFC 6455 §7.1.7 allows answering them first).
+* **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
+  once the queue is drained ``get`` raises the exception the connection's end calls for.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import trio
+
+__all__ = ["InboundQueue"]
+
+
+class InboundQueue:
+    """Messages received and not yet taken.
+
+    Args:
+        max_queued: how many messages may wait before :meth:`put` pushes back.
+        end_error: builds the exception :meth:`get` raises once the queue is finished and
+            drained (:class:`trio.EndOfChannel` after a normal close, else
+            :class:`~trioproto.ConnectionClosed`).
+    """
+
+    def __init__(self, max_queued: int, end_error: Callable[[], BaseException]) -> None:
+        self._max_queued = max_queued
+        self._end_error = end_error
+        self._messages: deque[str | bytes] = deque()
+        self._getters = trio.lowlevel.ParkingLot()
+        self._room: trio.Event | None = None  # set when the reader may put again
+        self._caught_up: trio.Event | None = None  # set when a getter finds the queue empty
+        self._finished = False
+        #: The task that took the last message, until the writer claims it (see
+        #: :meth:`claim_just_got`).
+        self._just_got: trio.lowlevel.Task | None = None
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    # ------------------------------------------------------------ handler side
+
+    async def get(self) -> str | bytes:
+        """Wait for the next message.
+
+        Cancelling it is safe: no message is lost, a later ``get()`` takes it.
+
+        Raises:
+            BaseException: what ``end_error`` builds, once finished and drained.
+        """
+        messages = self._messages
+        if messages:
+            await trio.lowlevel.checkpoint()
+        # Parking is a checkpoint too, so a message that arrives while parked is taken at once.
+        while not messages:
+            if self._finished:
+                await trio.lowlevel.checkpoint()
+                raise self._end_error()
+            if self._caught_up is not None:
+                self._caught_up.set()
+            await self._getters.park()
+        message = messages.popleft()
+        room = self._room
+        if room is not None and len(messages) < self._max_queued:
+            self._room = None
+            room.set()
+        self._just_got = trio.lowlevel.current_task()
+        return message
+
+    def claim_just_got(self) -> bool:
+        """Whether the current task took a message last and has not written since: it has just
+        passed a schedule point, so its first write need not yield again."""
+        just_got = self._just_got is trio.lowlevel.current_task()
+        self._just_got = None
+        return just_got
+
+    # ------------------------------------------------------------- reader side
+
+    async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
+        """Queue ``message``; with ``push_back``, wait while the queue is full."""
+        messages = self._messages
+        messages.append(message)
+        self._getters.unpark()
+        if push_back and len(messages) >= self._max_queued:
+            room = self._room = trio.Event()
+            await room.wait()
+
+    async def wait_caught_up(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until a getter finds the queue empty, or the
+        queue stops; return at once when a getter is already waiting on an empty queue."""
+        if not self._messages and self._getters:
+            return
+        caught_up = self._caught_up = trio.Event()
+        with trio.move_on_after(timeout):
+            await caught_up.wait()
+        self._caught_up = None
+
+    def stop(self) -> None:
+        """No more messages will be put (the closing handshake started): release the reader
+        and wake every waiter so each can look again."""
+        self._getters.unpark_all()
+        if self._caught_up is not None:
+            self._caught_up.set()
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
+
+    def finish(self) -> None:
+        """The connection ended: :meth:`get` raises the end once the queue is drained."""
+        self._finished = True
+        self.stop()

@@ -167,8 +167,10 @@ async def test_stream_view_round_trip() -> None:
         await client.send("text becomes utf-8")
         assert await server_stream.receive_some() == b"text becomes utf-8"
         await server_stream.wait_send_all_might_not_block()
-        await client_stream.send_eof()
+        await client_stream.aclose()  # no half-close: closing ends both directions
         assert await server_stream.receive_some() == b""
+        with pytest.raises(trio.ClosedResourceError):
+            await client_stream.send_all(b"after close")
 
 
 async def test_stream_view_rejects_concurrent_use() -> None:

@@ -166,3 +166,13 @@ async def test_every_operation_after_close_raises_closed() -> None:
     with pytest.raises(trio.ClosedResourceError):
         await left.wait_send_all_might_not_block()
     await right.aclose()
+
+
+async def test_passes_trios_half_closeable_stream_checks() -> None:
+    """SocketTransport stands in for trio.SocketStream: it keeps the same contract."""
+
+    async def stream_maker() -> tuple[SocketTransport, SocketTransport]:
+        return transport_pair()
+
+    with trio.fail_after(30):
+        await trio.testing.check_half_closeable_stream(stream_maker, None)

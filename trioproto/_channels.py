@@ -96,12 +96,24 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         await self._close_connection()
 
 
-class WebSocketStream(trio.abc.HalfCloseableStream):
+class WebSocketStream(trio.abc.Stream):
     """A byte stream over binary messages, for protocols written against trio streams.
 
-    Each ``send_all`` sends one binary message; ``receive_some`` returns bytes of received
-    messages (text messages are passed on as their UTF-8 bytes) and ``b""`` once the peer
-    closed normally. ``send_eof`` starts the closing handshake.
+    It keeps :class:`trio.abc.Stream`'s contract (checked with
+    :func:`trio.testing.check_two_way_stream`). It is not half-closeable: a WebSocket cannot
+    close one direction alone, so there is no ``send_eof``.
+
+    * ``send_all`` sends one binary message (``b""`` too: an empty message adds no bytes);
+    * ``receive_some`` returns bytes of received messages (text messages as their UTF-8 bytes),
+      and ``b""`` once the peer closed normally;
+    * ``aclose`` closes the connection (1000); then this stream raises
+      :class:`trio.ClosedResourceError`, and the peer's stream sees the end of file.
+
+    Args:
+        inbound: the connection's received messages.
+        send_message: sends one binary message on the connection.
+        close_connection: closes the connection (1000).
+        abort_connection: drops the connection at once, for an ``aclose`` that is cancelled.
     """
 
     def __init__(
@@ -109,49 +121,75 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         inbound: trio.abc.ReceiveChannel[str | bytes],
         send_message: Callable[[bytes], Awaitable[None]],
         close_connection: Callable[[], Awaitable[None]],
+        abort_connection: Callable[[], Awaitable[None]],
     ) -> None:
         self._inbound = inbound
         self._send_message = send_message
         self._close_connection = close_connection
+        self._abort_connection = abort_connection
         self._pending = memoryview(b"")
         self._sending = False
         self._receiving = False
+        self._closed = False
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` as one binary message.
 
         Raises:
             trio.BusyResourceError: another task is in ``send_all`` on this stream.
+            trio.ClosedResourceError: this stream was closed.
             ConnectionClosed: the connection is closed.
         """
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
+        self._check_open()
         self._sending = True
         try:
             await self._send_message(bytes(data))
+        except trio.BrokenResourceError:
+            self._check_open()  # closed under us: say so, not "broken"
+            raise
         finally:
             self._sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
-        """Return at once: sends block only while the transport pushes back."""
+        """Return at once: sends block only while the transport pushes back.
+
+        Raises:
+            trio.ClosedResourceError: this stream was closed.
+        """
+        self._check_open()
         await trio.lowlevel.checkpoint()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Return up to ``max_bytes`` received bytes, or ``b""`` after a normal close.
 
         Raises:
+            ValueError: ``max_bytes`` is less than 1.
+            TypeError: ``max_bytes`` is not an integer.
             trio.BusyResourceError: another task is in ``receive_some`` on this stream.
+            trio.ClosedResourceError: this stream was closed.
             ConnectionClosed: the connection ended abnormally.
         """
+        if max_bytes is not None:
+            if not isinstance(max_bytes, int):
+                raise TypeError(f"max_bytes must be an integer or None, not {max_bytes!r}")
+            if max_bytes < 1:
+                raise ValueError("max_bytes must be at least 1")
         if self._receiving:
             raise trio.BusyResourceError("another task is receiving on this stream")
+        self._check_open()
         self._receiving = True
         try:
             while not self._pending:
                 try:
                     message = await self._inbound.receive()
                 except trio.EndOfChannel:
+                    self._check_open()
                     return b""
+                except trio.BrokenResourceError:
+                    self._check_open()
+                    raise
                 self._pending = memoryview(
                     message.encode("utf-8") if isinstance(message, str) else message
                 )
@@ -164,10 +202,16 @@ class WebSocketStream(trio.abc.HalfCloseableStream):
         finally:
             self._receiving = False
 
-    async def send_eof(self) -> None:
-        """Start the closing handshake (close code 1000) and wait for it to finish."""
-        await self._close_connection()
-
     async def aclose(self) -> None:
-        """Close the connection (close code 1000)."""
-        await self._close_connection()
+        """Close the connection (close code 1000); idempotent. If cancelled, the connection
+        is dropped instead, as trio's ``aclose`` contract requires."""
+        self._closed = True
+        try:
+            await self._close_connection()
+        except BaseException:
+            await self._abort_connection()
+            raise
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")

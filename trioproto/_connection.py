@@ -272,8 +272,8 @@ class WebSocket:
         )
 
     def stream_view(self) -> WebSocketStream:
-        """A :class:`trio.abc.HalfCloseableStream` over binary messages of this connection."""
-        return WebSocketStream(self.inbound, self.send, self.close)
+        """A :class:`trio.abc.Stream` over binary messages of this connection."""
+        return WebSocketStream(self.inbound, self.send, self.close, self.abort)
 
     # -------------------------------------------------------------- reader
 

@@ -21,6 +21,7 @@ trio's ``notify_closing`` with :class:`trio.ClosedResourceError`.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import socket as stdlib_socket
 
@@ -49,15 +50,21 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         self._sending = False
         self._receiving = False
         self._closed = False
+        self._eof_sent = False
         if sock.family in (stdlib_socket.AF_INET, stdlib_socket.AF_INET6):
             sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Return the bytes available (at most ``max_bytes``), waiting for some; ``b""`` at
         end of file. Cancelling it is safe: nothing is consumed unless it returns."""
+        if max_bytes is None:
+            size = _DEFAULT_RECEIVE_SIZE
+        else:
+            size = operator.index(max_bytes)  # TypeError for a non-integer, as trio's streams
+            if size < 1:
+                raise ValueError("max_bytes must be >= 1")
         if self._receiving:
             raise trio.BusyResourceError("another task is receiving on this stream")
-        size = max_bytes or _DEFAULT_RECEIVE_SIZE
         self._receiving = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
@@ -87,6 +94,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         self._sending = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
+            self._check_can_send()  # even for b"": a closed stream refuses every send
             view = memoryview(data)
             while view:
                 self._check_open()  # again after every wait: another task may have closed it
@@ -110,7 +118,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         """
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
-        self._check_open()
+        self._check_can_send()
         try:
             return os.write(self._fd, data)
         except BlockingIOError:
@@ -131,6 +139,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
             self.socket.shutdown(stdlib_socket.SHUT_WR)
         except OSError as exc:
             raise self._translate(exc) from exc
+        self._eof_sent = True
 
     async def aclose(self) -> None:
         """Close the socket; idempotent."""
@@ -147,6 +156,11 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         connection by now. Callers make the system call with no checkpoint after this."""
         if self._closed:
             raise trio.ClosedResourceError("the stream was closed")
+
+    def _check_can_send(self) -> None:
+        self._check_open()
+        if self._eof_sent:
+            raise trio.ClosedResourceError("can't send data after sending EOF")
 
     def _translate(self, exc: OSError) -> Exception:
         if self._closed or exc.errno == errno.EBADF:

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

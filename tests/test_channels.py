@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from conftest import transport_pair
+from helpers import transport_pair
 from trioproto._sansio._codec import Codec, Role
 
 

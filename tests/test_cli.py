@@ -10,7 +10,7 @@ import pytest
 import trio
 
 import trioproto
-from conftest import start_program, stop_program
+from helpers import start_program, stop_program
 from trioproto._cli import load_target, main
 
 ROOT = Path(__file__).resolve().parent.parent

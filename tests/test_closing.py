@@ -9,23 +9,12 @@ import trio
 import trio.testing
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer, echo_registry
 from trioproto._sansio._frames import serialize_frame
 from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 
 MASK = b"\x0a\x0b\x0c\x0d"
-
-
-def _echo() -> trioproto.Registry:
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.outbound.send(message)
-
-    return registry
 
 
 async def _upgrade(port: int) -> tuple[trio.SocketStream, bytes]:
@@ -84,7 +73,7 @@ async def test_close_is_answered_after_a_burst_in_one_segment(start_server: Star
     """Messages, a ping and a close in one segment: the pong and the close reply arrive before
     the server closes TCP, however the reader and the handler interleave. (Echoes the handler
     had not sent when the close arrived are not owed: nothing may follow our close frame.)"""
-    server = await start_server(_echo(), compression=None)
+    server = await start_server(echo_registry(), compression=None)
     results: list[list[tuple[int, bytes]]] = []
 
     async def one() -> None:
@@ -111,7 +100,7 @@ async def _violation_answer(port: int, bad: bytes) -> tuple[int, bytes]:
 
 async def test_a_failed_connection_delivers_its_close_frame(start_server: StartServer) -> None:
     server = await start_server(
-        _echo(), compression=None, limits=trioproto.Limits(max_message_size=1024)
+        echo_registry(), compression=None, limits=trioproto.Limits(max_message_size=1024)
     )
     too_big = serialize_frame(0x2, b"x" * 4096, mask=MASK)
     reserved_opcode = bytes([0x83]) + serialize_frame(0x1, b"bad", mask=MASK)[1:]

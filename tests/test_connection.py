@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from conftest import transport_pair
+from helpers import transport_pair
 from trioproto.testing import memory_websocket_pair
 from trioproto.testing._pair import websocket_pair
 
@@ -118,7 +118,7 @@ async def test_closing_either_channel_closes_the_connection() -> None:
 
 async def test_slow_consumer_bounds_the_inbound_queue() -> None:
     """When the handler stops reading, at most max_queued_messages wait in memory and the
-    reader stops reading the stream (backpressure, design.md "Limits")."""
+    reader stops reading the stream (backpressure, design rule 7)."""
     limits = trioproto.Limits(max_queued_messages=4)
     async with memory_websocket_pair(limits=limits) as (client, server):
         for index in range(50):
@@ -211,7 +211,7 @@ async def test_delayed_activation_reads_nothing_until_activated() -> None:
 async def test_keepalive_fails_silent_peer_with_1011(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """No pong within ping_timeout: the connection is failed with 1011 (design.md Limits)."""
+    """No pong within ping_timeout: the connection is failed with 1011 (RFC 6455 §5.5.2)."""
     from trioproto._keepalive import keep_alive
 
     async with memory_websocket_pair() as (client, server):

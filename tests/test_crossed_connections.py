@@ -19,7 +19,7 @@ import struct
 import trio
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer
 
 _DYING_CLIENTS = 150
 _FRESH_CLIENTS = 150

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 import trioproto
-from conftest import server_program
+from helpers import server_program
 from trioproto.testing import open_test_client
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed as PeerConnectionClosed
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer, ws_url
+from helpers import StartServer, ws_url
 
 
 async def test_a_closed_connection_raised_by_a_send_to_another_connection_is_a_failure(

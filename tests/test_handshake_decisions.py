@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket as stdlib_socket
-import tempfile
-from pathlib import Path
 
 import pytest
 import trio
@@ -13,25 +10,13 @@ from websockets.exceptions import InvalidStatus
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer, echo_registry
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 GOOD = (
     "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n"
 )
-
-
-def echo_registry() -> trioproto.Registry:
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    @registry.handler("chat")
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.send(message)
-
-    return registry
 
 
 async def _raw(port: int, request: bytes) -> tuple[int, bytes, bytes]:
@@ -71,7 +56,7 @@ async def test_refusals_over_a_socket(
     start_server: StartServer, request_bytes: bytes, status: int, in_head: bytes, in_body: bytes
 ) -> None:
     """Bad input always gets an HTTP status with a specific, short text body."""
-    server = await start_server(echo_registry())
+    server = await start_server(echo_registry(None, "chat"))
     got, head, body = await _raw(server.port, request_bytes)
     assert got == status
     assert in_head in head
@@ -104,7 +89,7 @@ async def test_hook_sees_the_request_and_can_reject(start_server: StartServer) -
         return None
 
     router = trioproto.Router()
-    router.websocket("/rooms/{room}", echo_registry())
+    router.websocket("/rooms/{room}", echo_registry(None, "chat"))
     server = await start_server(router, on_handshake=hook)
     url = f"ws://127.0.0.1:{server.port}/rooms/blue?trace=1"
     with pytest.raises(InvalidStatus) as info:
@@ -132,7 +117,7 @@ async def test_raising_hook_answers_500_and_is_logged(
     async def hook(request: trioproto.WebSocketRequest, subprotocol: str | None) -> None:
         raise LookupError("hook bug")
 
-    server = await start_server(echo_registry(), on_handshake=hook)
+    server = await start_server(echo_registry(None, "chat"), on_handshake=hook)
     status, _, body = await _raw(server.port, GOOD.encode() + b"\r\n")
     assert (status, body) == (500, b"internal server error\n")
     assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
@@ -145,7 +130,7 @@ def test_reject_needs_an_error_status() -> None:
 
 async def test_origin_allow_list(start_server: StartServer) -> None:
     """RFC 6455 §10.2: refuse origins not listed with 403."""
-    server = await start_server(echo_registry(), origins=["https://good.example"])
+    server = await start_server(echo_registry(None, "chat"), origins=["https://good.example"])
     url = f"ws://127.0.0.1:{server.port}/"
     async with connect(url, origin="https://good.example"):  # type: ignore[arg-type]
         pass
@@ -154,23 +139,8 @@ async def test_origin_allow_list(start_server: StartServer) -> None:
             async with connect(url, origin=origin):  # type: ignore[arg-type]
                 pass  # pragma: no cover
         assert info.value.response.status_code == 403
-    lenient = await start_server(echo_registry(), origins=["https://good.example", None])
+    lenient = await start_server(
+        echo_registry(None, "chat"), origins=["https://good.example", None]
+    )
     async with connect(f"ws://127.0.0.1:{lenient.port}/"):
         pass
-
-
-async def test_unix_socket(start_server: StartServer) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        path = str(Path(directory, "ws.sock"))
-        stale = stdlib_socket.socket(stdlib_socket.AF_UNIX)
-        stale.bind(path)  # a socket file left behind by a crashed run
-        stale.close()
-        server = await start_server(echo_registry(), unix_path=path, host=None)
-        assert server.ports == []
-        stream = await trio.open_unix_socket(path)
-        async with trio.open_nursery() as nursery:
-            websocket = await trioproto.connect_websocket(nursery, "ws://localhost/", stream=stream)
-            await websocket.send("over a unix socket")
-            assert await websocket.receive() == "over a unix socket"
-            await websocket.close()
-        await server.aclose()

@@ -11,7 +11,7 @@ import trio
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,5 @@
-"""The sans-IO layer and the pure layers import no trio, socket or ssl (design.md "Layers")."""
+"""The layers of docs/topics/design.md: the sans-IO and pure layers import no trio, socket or
+ssl, and no module imports one that imports it back."""
 
 from __future__ import annotations
 

@@ -1,11 +1,17 @@
-"""serve() over ready listeners (trio.serve_listeners' shape), over real loopback sockets."""
+"""Tests for trioproto._listeners: the listeners serve() opens (TCP, a Unix socket) and ready
+listeners of any kind (trio.serve_listeners' shape), over real sockets."""
 
 from __future__ import annotations
+
+import socket as stdlib_socket
+import tempfile
+from pathlib import Path
 
 import pytest
 import trio
 
 import trioproto
+from helpers import StartServer, echo_registry
 
 
 def remote_echo_registry() -> trioproto.Registry:
@@ -90,3 +96,20 @@ async def test_listeners_exclude_the_arguments_for_opening_them(
             await trioproto.serve(trioproto.Registry(), listeners=[listener], **arguments)  # type: ignore[arg-type]
     finally:
         await listener.aclose()
+
+
+async def test_unix_socket(start_server: StartServer) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = str(Path(directory, "ws.sock"))
+        stale = stdlib_socket.socket(stdlib_socket.AF_UNIX)
+        stale.bind(path)  # a socket file left behind by a crashed run
+        stale.close()
+        server = await start_server(echo_registry(), unix_path=path, host=None)
+        assert server.ports == []
+        stream = await trio.open_unix_socket(path)
+        async with trio.open_nursery() as nursery:
+            websocket = await trioproto.connect_websocket(nursery, "ws://localhost/", stream=stream)
+            await websocket.send("over a unix socket")
+            assert await websocket.receive() == "over a unix socket"
+            await websocket.close()
+        await server.aclose()

@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer
 from trioproto._sansio._frames import serialize_frame
 from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser

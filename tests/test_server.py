@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer, ws_url
+from helpers import StartServer, echo_registry, ws_url
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._events import CloseReceived, Message, Ping
 from trioproto._sansio._frames import serialize_frame
@@ -21,20 +21,8 @@ from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 
 
-def echo_registry() -> trioproto.Registry:
-    registry = trioproto.Registry()
-
-    @registry.handler("echo")
-    @registry.handler(None)
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.outbound.send(message)
-
-    return registry
-
-
 async def test_echo_text_and_binary(start_server: StartServer) -> None:
-    server = await start_server(echo_registry())
+    server = await start_server(echo_registry(None, "echo"))
     async with connect(ws_url(server), compression=None) as client:
         await client.send("héllo wörld")
         assert await client.recv() == "héllo wörld"
@@ -107,7 +95,7 @@ async def test_subprotocol_rejection_is_400(
     start_server: StartServer, offered: list[str] | None, fragment: str
 ) -> None:
     registry = trioproto.Registry()
-    registry.register("chat", echo_registry().select([]).entry.handler)
+    registry.register("chat", echo_registry(None, "echo").select([]).entry.handler)
     server = await start_server(registry)
     with pytest.raises(InvalidStatus) as info:
         async with connect(ws_url(server), subprotocols=offered):  # type: ignore[arg-type]
@@ -122,7 +110,7 @@ async def test_subprotocol_rejection_is_400(
 async def test_handler_exception_closes_1011_and_others_keep_working(
     start_server: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    registry = echo_registry()
+    registry = echo_registry(None, "echo")
     finally_runs: list[str] = []
     crashed_ids: list[str] = []
 
@@ -246,7 +234,7 @@ async def test_max_connections_holds_extra_clients_in_backlog(start_server: Star
 
 async def test_handlers_of_different_subprotocols_are_isolated(start_server: StartServer) -> None:
     """A failing handler for one subprotocol does not disturb another's connections."""
-    registry = echo_registry()
+    registry = echo_registry(None, "echo")
 
     @registry.handler("fragile")
     async def fragile(ws: trioproto.WebSocket) -> None:
@@ -266,7 +254,7 @@ async def test_handlers_of_different_subprotocols_are_isolated(start_server: Sta
 async def test_compression_interop_with_websockets_client(start_server: StartServer) -> None:
     """permessage-deflate (RFC 7692) negotiated with an independent client, both directions,
     context takeover across messages, fragmented compressed messages."""
-    server = await start_server(echo_registry())
+    server = await start_server(echo_registry(None, "echo"))
     async with connect(ws_url(server)) as client:  # websockets offers compression by default
         extensions = client.response.headers["Sec-WebSocket-Extensions"]
         assert extensions.startswith("permessage-deflate")
@@ -282,7 +270,7 @@ async def test_compression_interop_with_websockets_client(start_server: StartSer
 
 
 async def test_compression_can_be_turned_off(start_server: StartServer) -> None:
-    server = await start_server(echo_registry(), compression=None)
+    server = await start_server(echo_registry(None, "echo"), compression=None)
     async with connect(ws_url(server)) as client:
         assert "Sec-WebSocket-Extensions" not in client.response.headers
         await client.send("plain")
@@ -291,7 +279,7 @@ async def test_compression_can_be_turned_off(start_server: StartServer) -> None:
 
 async def test_compressed_bomb_is_closed_1009(start_server: StartServer) -> None:
     """A small compressed message inflating past max_message_size fails with 1009."""
-    registry = echo_registry()
+    registry = echo_registry(None, "echo")
     server = await start_server(registry, limits=trioproto.Limits(max_message_size=64 * 1024))
     async with connect(ws_url(server), max_size=None) as client:
         await client.send(b"\x00" * (10 * 1024 * 1024))  # compresses to about 10 KiB
@@ -414,7 +402,7 @@ async def test_messages_before_a_violation_are_answered_first(
 ) -> None:
     """Autobahn 3.2 / 4.1.3, strictly: a message, a bad frame and a ping in one segment get
     the message's echo, then close 1002, and no pong (RFC 6455 §5.2, §7.1.7)."""
-    server = await start_server(echo_registry())
+    server = await start_server(echo_registry(None, "echo"))
     stream, trailing = await _raw_upgrade(server)
     good = serialize_frame(0x1, b"Hello, world!", mask=MASK)
     bad = violation(serialize_frame(0x1, b"bad", mask=MASK))

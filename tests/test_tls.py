@@ -14,7 +14,7 @@ import trustme
 from websockets.trio.client import connect
 
 import trioproto
-from conftest import StartServer, server_program
+from helpers import StartServer, echo_registry, server_program
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,17 +42,6 @@ def server_context(cert_files: Path) -> ssl.SSLContext:
 @pytest.fixture
 def client_context(cert_files: Path) -> ssl.SSLContext:
     return trioproto.client_ssl_context(str(cert_files / "ca.pem"))
-
-
-def echo_registry() -> trioproto.Registry:
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.send(message)
-
-    return registry
 
 
 async def test_wss_echo_with_websockets_client(

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from conftest import transport_pair
+from helpers import transport_pair
 from trioproto._transport import SocketTransport, close_now
 
 

@@ -1,7 +1,8 @@
 """Limits and timeouts, as frozen dataclasses with defaults and their precedents.
 
 Pure Python (layer 0). Every limit is bounded by default; ``None`` disables one explicitly.
-Limits are always passed as arguments, never read from the environment (design.md §5).
+Limits are always passed as arguments, never read from the environment (design rule 4 in
+docs/topics/design.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = [
 
 # Precedents for the defaults below:
 # - max message 1 MiB: websockets (max_size=2**20); websocket.zig uses 64 KiB, uWebSockets 16 KiB,
-#   wsproto has none (an anti-pattern, style.md §3.2).
+#   wsproto has none (it inflates without a cap, which design rule 4 rules out).
 # - max frame = max message: a single frame can never be larger than the message it carries.
 # - inbound queue 16 messages: websockets' max_queue=16.
 # - request head 16 KiB / 100 header lines: h11's max_incomplete_event_size is 16 KiB; nginx's

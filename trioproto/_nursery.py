@@ -1,9 +1,9 @@
 """A nursery for a resource's background tasks, as a context manager's building block.
 
 trio wraps an exception leaving a nursery's body in an ExceptionGroup. For a context manager
-such as ``open_websocket`` that would turn a user's ``KeyError`` into an ExceptionGroup, the
-defect style.md calls out in trio-websocket. :func:`open_task_nursery` runs the body, cancels the
-background tasks when the body ends, and re-raises the body's exception as itself.
+such as ``open_websocket`` that would turn a user's ``KeyError`` into an ExceptionGroup, which
+design rule 10 (docs/topics/design.md) rules out. :func:`open_task_nursery` runs the body,
+cancels the background tasks when the body ends, and re-raises the body's exception as itself.
 """
 
 from __future__ import annotations

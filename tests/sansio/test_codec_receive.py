@@ -407,7 +407,7 @@ LENGTH_FORMS = [5, 125, 126, 200, 65535, 65536]
 @pytest.mark.parametrize("limit", LENGTH_FORMS)
 @pytest.mark.parametrize("which", ["max_frame_size", "max_message_size"])
 def test_frame_at_limit_is_accepted(limit: int, which: str) -> None:
-    """style.md habit 4: a frame of exactly the limit is fine."""
+    """Design rule 4: a frame of exactly the limit is fine."""
     codec = server(limits=Limits(**{which: limit}))  # type: ignore[arg-type]
     codec.receive_data(frame(BINARY, bytes(limit)))
     assert codec.events() == [Message(bytes(limit))]
@@ -421,7 +421,7 @@ def test_frame_at_limit_is_accepted(limit: int, which: str) -> None:
 def test_frame_over_limit_fails_from_header(
     limit: int, excess: int, which: str, opcode: int
 ) -> None:
-    """RFC 6455 §7.4.1 (1009), design.md: detected from the header before any payload."""
+    """RFC 6455 §7.4.1 (1009), design rule 4: detected from the header before any payload."""
     header = frame(opcode, length=limit + excess)  # the header alone, no payload
     codec = server(limits=Limits(**{which: limit}))  # type: ignore[arg-type]
     codec.receive_data(header[:-1])
@@ -446,7 +446,7 @@ def test_huge_length_fails_from_header(length: int) -> None:
 
 
 def test_no_limit_waits_for_payload() -> None:
-    """``None`` disables the limits explicitly (design.md, Limits)."""
+    """``None`` disables the limits explicitly (design rule 4)."""
     codec = server(limits=Limits(max_message_size=None))
     codec.receive_data(frame(BINARY, length=2**40) + b"\0" * 10)
     assert codec.failure is None

@@ -299,7 +299,7 @@ def test_corrupt_stream_is_1007() -> None:
 
 def test_decompression_bomb_allocates_about_the_limit() -> None:
     """A few KiB of compressed zeros inflating to 1 GiB fail with 1009 while the peak
-    allocation stays near the 1 MiB limit (style.md habit 4, wsproto's anti-pattern)."""
+    allocation stays near the 1 MiB limit (design rule 4: wsproto inflates without a cap)."""
     # After a full flush the compressor's state is reset, so every MiB of zeros compresses to
     # the same independent segment: 1024 copies make a valid 1 GiB stream in about 1 MiB.
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)

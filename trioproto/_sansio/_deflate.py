@@ -27,7 +27,7 @@ zlib cannot compress with an 8-bit raw window (it silently needs 9), so an offer
 ``server_max_window_bits=8`` is declined rather than broken; a client limited to 8 bits is fine,
 since a 9-bit inflater decodes its stream.
 
-Inflation is capped (style.md habit 4): :meth:`PerMessageDeflate.decompress` asks zlib for at
+Inflation is capped (design rule 4): :meth:`PerMessageDeflate.decompress` asks zlib for at
 most one byte more than the message may still grow, so a small frame that would inflate to
 gigabytes fails with 1009 after allocating about the limit.
 """

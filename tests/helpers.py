@@ -1,0 +1,88 @@
+"""Helpers shared by the tests (imported as ``helpers``, like h11's and wsproto's
+``tests/helpers.py``); the fixtures live in ``conftest.py``."""
+
+from __future__ import annotations
+
+import signal
+import socket as stdlib_socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+import trioproto
+from trioproto._transport import SocketTransport
+
+#: The ``start_server`` fixture: ``await start_server(app, **serve_arguments)``.
+StartServer = Callable[..., Awaitable[trioproto.WebSocketServer]]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def echo_registry(*subprotocols: str | None) -> trioproto.Registry:
+    """A registry echoing every message back, for each of ``subprotocols`` (default: only
+    clients that offer none)."""
+    registry = trioproto.Registry()
+
+    async def echo(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.outbound.send(message)
+
+    for name in subprotocols or (None,):
+        registry.register(name, echo)
+    return registry
+
+
+def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
+    return f"ws://127.0.0.1:{server.port}{path}"
+
+
+def transport_pair() -> tuple[SocketTransport, SocketTransport]:
+    """The two ends of a connected Unix socket pair, as the server's socket transport."""
+    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    return SocketTransport(left), SocketTransport(right)
+
+
+async def start_program(*args: str) -> tuple[trio.Process, str]:
+    """Start ``python ARGS`` in the repository root; return it and the URL it prints."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    buffer = b""
+    with trio.fail_after(20):
+        while b"\n" not in buffer:
+            chunk = await process.stdout.receive_some()
+            assert chunk, "the program exited before printing its URL"
+            buffer += chunk
+    line = buffer.split(b"\n")[0].decode()
+    assert line.startswith("serving on "), line
+    return process, line.removeprefix("serving on ")
+
+
+async def stop_program(process: trio.Process, sig: int = signal.SIGINT) -> int:
+    """Send ``sig`` and return the exit status (killed after 20 s)."""
+    process.send_signal(sig)
+    try:
+        with trio.fail_after(20):
+            return await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@asynccontextmanager
+async def server_program(*args: str) -> AsyncIterator[str]:
+    """Run ``python ARGS``; yield its URL; on exit SIGINT must stop it with status 0."""
+    process, url = await start_program(*args)
+    try:
+        yield url
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    assert await stop_program(process) == 0

@@ -2,11 +2,12 @@
 
 Theory of operation
 -------------------
-Each connection has one *reader* task, started by :meth:`WebSocket.activate` (at once, unless
-the handler asked for delayed activation). It reads the stream, feeds the codec, and puts whole
-messages on the bounded :class:`~trioproto._inbound.InboundQueue` that :attr:`WebSocket.inbound`
-drains. When the queue is full the reader waits before reading again: nothing more is read from
-the socket, pings included, so TCP pushes back on the peer and memory stays bounded.
+Each connection has one *reader* task (:class:`~trioproto._reader.ConnectionReader`), started
+by :meth:`WebSocket.activate` (at once, unless the handler asked for delayed activation). It
+reads the stream, feeds the codec, and puts whole messages on the bounded
+:class:`~trioproto._inbound.InboundQueue` that :attr:`WebSocket.inbound` drains. When the queue
+is full the reader waits before reading again: nothing more is read from the socket, pings
+included, so TCP pushes back on the peer and memory stays bounded.
 
 Writes come from the handler (messages), the reader (pongs, the close reply) and the keepalive
 task (pings). They go through one FIFO write lock; a writer that holds it keeps writing until the
@@ -25,7 +26,6 @@ normal close by the peer, :class:`trio.EndOfChannel` on ``inbound``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 import uuid
@@ -38,17 +38,13 @@ from ._closed import CLEAN_CLOSE_CODES, ConnectionClosed
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._exceptions import LocalProtocolError
 from ._inbound import InboundQueue
+from ._pings import PingTracker
+from ._reader import ConnectionReader
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
-from ._sansio._events import CloseReceived, Message, Pong
 from ._transport import SocketTransport, close_now
 
 __all__ = ["ConnectionStatistics", "WebSocket"]
-
-logger = logging.getLogger("trioproto")
-
-#: Bytes asked of the stream per read: large enough for 1 MiB messages in few reads.
-RECEIVE_SIZE = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +110,23 @@ class WebSocket:
         self._writers = trio.lowlevel.ParkingLot()
         # The fast path of a plain socket, decided once (see _write).
         self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
-        self._pings: dict[bytes, _PendingPing] = {}
+        self._pings = PingTracker()
         self._activated = False
         self._activated_event = trio.Event()
         self._closed_event = trio.Event()
-        self._reader_done: trio.Event | None = None  # set when the reader has finished
+        self._reader = ConnectionReader(
+            stream,
+            codec,
+            self._inbound,
+            self._pings,
+            close_timeout=timeouts.close,
+            flush=self._flush,
+            mark_closed=self._mark_closed,
+            close_transport=self._close_transport,
+        )
+        self._reader_started = False
         self._transport_closed = False
-        self._messages_in = self._messages_out = 0
-        self._bytes_in = self._bytes_out = 0
+        self._messages_out = self._bytes_out = 0
         self._opened_at = time.time()
         self.inbound = MessageReceiveChannel(self._inbound, self.close)
         self.outbound = MessageSendChannel(self.send, self.close)
@@ -139,7 +144,8 @@ class WebSocket:
         self._activated = True
         self._activated_event.set()
         if not self._closed_event.is_set():
-            self._nursery.start_soon(self._read_loop)
+            self._reader_started = True
+            self._nursery.start_soon(self._reader.run)
 
     @property
     def activated(self) -> bool:
@@ -202,12 +208,10 @@ class WebSocket:
         """
         if payload is None:
             payload = os.urandom(4)
-        pending = self._pings.get(payload)
-        if pending is None:
-            pending = self._pings[payload] = _PendingPing()
+        pending, unsent = self._pings.expect(payload)
+        if unsent:
             await self._write(self._codec.send_ping, payload)
-        await pending.event.wait()
-        if not pending.acknowledged:
+        if not await self._pings.wait(pending):
             raise ConnectionClosed(self._codec.close_sent, self._codec.close_received)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -236,8 +240,8 @@ class WebSocket:
                 if not self._activated:
                     self.activate()
             await self._closed_event.wait()
-            if self._reader_done is not None:
-                await self._reader_done.wait()  # it may still be sending the close frame
+            if self._reader_started:
+                await self._reader.done.wait()  # it may still be sending the close frame
         await self._close_transport()
 
     async def aclose(self) -> None:
@@ -262,9 +266,9 @@ class WebSocket:
     def statistics(self) -> ConnectionStatistics:
         """Counters and state of this connection."""
         return ConnectionStatistics(
-            messages_received=self._messages_in,
+            messages_received=self._reader.messages_received,
             messages_sent=self._messages_out,
-            bytes_received=self._bytes_in,
+            bytes_received=self._reader.bytes_received,
             bytes_sent=self._bytes_out,
             opened_at=self._opened_at,
             queued_messages=len(self._inbound),
@@ -275,7 +279,7 @@ class WebSocket:
         """A :class:`trio.abc.Stream` over binary messages of this connection."""
         return WebSocketStream(self.inbound, self.send, self.close, self.abort)
 
-    # -------------------------------------------------------------- reader
+    # ------------------------------------------------------------ the end
 
     def _end_of_inbound(self) -> BaseException:
         received = self._codec.close_received
@@ -283,110 +287,21 @@ class WebSocket:
             return trio.EndOfChannel()
         return ConnectionClosed(self._codec.close_sent, received)
 
-    async def _read_loop(self) -> None:
-        done = self._reader_done = trio.Event()
-        try:
-            await self._read_until_closed()
-        finally:
-            done.set()
-
-    async def _read_until_closed(self) -> None:
-        codec = self._codec
-        stream = self._stream
-        try:
-            while True:
-                # Events first: the codec may hold frames from the handshake's trailing data.
-                for event in codec.events():
-                    if type(event) is Message:
-                        await self._enqueue(event.data)
-                    elif type(event) is Pong:
-                        self._acknowledge_pong(event.payload)
-                    elif type(event) is CloseReceived:
-                        self._inbound.stop()
-                if codec.state is State.FAILING:
-                    # Let the handler take and answer the messages before the violation (RFC
-                    # 6455 §7.1.7): at most the close timeout; none if it is already waiting.
-                    await self._inbound.wait_caught_up(seconds_or_forever(self._timeouts.close))
-                    codec.fail_for_violation()
-                if codec.state is State.CLOSED:
-                    break
-                if codec.has_data_to_send and not self._writing:
-                    await self._write(None)
-                if codec.paused:  # more frames are buffered; the queue had room for them
-                    codec.receive_data(b"")
-                    continue
-                try:
-                    data = await stream.receive_some(RECEIVE_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                if data:
-                    codec.receive_data(data)
-                else:
-                    codec.receive_eof()
-        except ConnectionClosed:
-            pass
-        except BaseException:
-            self._mark_closed()
-            raise
-        # The close frame we owe goes out before anyone learns that the connection ended (RFC
-        # 6455 §5.5.1): whoever learns it may close the transport.
-        if codec.has_data_to_send:
-            try:
-                with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-                    await self._write(None)
-            except ConnectionClosed:
-                pass
-        self._mark_closed()
-        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
-        if codec.should_close_transport:
-            if codec.close_received is None:
-                await self._drain_until_peer_closes()
-            await self._close_transport()
-
-    async def _drain_until_peer_closes(self) -> None:
-        """After failing the connection, read and discard what the peer still sends until it
-        closes, bounded by the close timeout. Closing a socket with unread bytes makes the
-        kernel send a reset, which can destroy our close frame before the peer reads it."""
-        stream = self._stream
-        if isinstance(stream, trio.abc.HalfCloseableStream):
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await stream.send_eof()
-        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-            try:
-                while await stream.receive_some(RECEIVE_SIZE):
-                    pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
-
-    async def _enqueue(self, message: str | bytes) -> None:
-        self._messages_in += 1
-        self._bytes_in += len(message)
-        # Once we sent a close frame nobody has to read: never stall the closing handshake.
-        await self._inbound.put(message, push_back=self._codec.close_sent is None)
-
-    def _acknowledge_pong(self, payload: bytes) -> None:
-        """A pong acknowledges its ping and every earlier one (RFC 6455 §5.5.3 allows
-        answering only the most recent ping); an unsolicited pong is ignored."""
-        if payload not in self._pings:
-            return
-        while self._pings:
-            key = next(iter(self._pings))
-            pending = self._pings.pop(key)
-            pending.acknowledged = True
-            pending.event.set()
-            if key == payload:
-                break
-
     def _mark_closed(self) -> None:
         if self._closed_event.is_set():
             return
         self._closed_event.set()
         self._inbound.finish()
-        for pending in self._pings.values():
-            pending.event.set()
-        self._pings.clear()
+        self._pings.release_all()
 
     # -------------------------------------------------------------- writes
+
+    async def _flush(self, only_if_idle: bool) -> None:
+        """Write what the codec has queued; with ``only_if_idle``, leave it to the task that
+        holds the write lock (it writes until the codec has nothing left)."""
+        if only_if_idle and self._writing:
+            return
+        await self._write(None)
 
     async def _write(self, queue_frame: object, *args: object) -> None:
         """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
@@ -447,11 +362,3 @@ class WebSocket:
             self._codec.receive_eof()
         self._mark_closed()
         await close_now(self._stream)
-
-
-class _PendingPing:
-    __slots__ = ("acknowledged", "event")
-
-    def __init__(self) -> None:
-        self.event = trio.Event()
-        self.acknowledged = False

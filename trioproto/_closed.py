@@ -10,7 +10,7 @@ import trio
 
 from ._exceptions import TrioprotoError
 
-__all__ = ["ConnectionClosed"]
+__all__ = ["ConnectionClosed", "end_of_inbound"]
 
 # Codes after which a receive loop ends quietly (trio.EndOfChannel) rather than with an error:
 # the peer closed on purpose (RFC 6455 §7.4.1: 1000 normal, 1001 going away, 1005 no code).
@@ -51,3 +51,13 @@ class ConnectionClosed(TrioprotoError, trio.BrokenResourceError):
             and self.received is not None
             and self.received[0] in CLEAN_CLOSE_CODES
         )
+
+
+def end_of_inbound(
+    sent: tuple[int | None, str] | None, received: tuple[int, str] | None
+) -> BaseException:
+    """What a receive raises once a connection ended: :class:`trio.EndOfChannel` after the
+    peer closed on purpose, else :class:`ConnectionClosed`."""
+    if received is not None and received[0] in CLEAN_CLOSE_CODES:
+        return trio.EndOfChannel()
+    return ConnectionClosed(sent, received)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import trio
 
 from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
-from ._closed import CLEAN_CLOSE_CODES, ConnectionClosed
+from ._closed import ConnectionClosed, end_of_inbound
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._exceptions import LocalProtocolError
 from ._inbound import InboundQueue
@@ -105,13 +105,15 @@ class WebSocket:
         self.remote = remote
         self.id = uuid.uuid4()
         self._timeouts = timeouts
-        self._inbound = InboundQueue(limits.max_queued_messages, self._end_of_inbound)
+        self._inbound = InboundQueue(
+            limits.max_queued_messages,
+            lambda: end_of_inbound(codec.close_sent, codec.close_received),
+        )
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
         # The fast path of a plain socket, decided once (see _write).
         self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
         self._pings = PingTracker()
-        self._activated = False
         self._activated_event = trio.Event()
         self._closed_event = trio.Event()
         self._reader = ConnectionReader(
@@ -139,9 +141,8 @@ class WebSocket:
         Until this is called no byte after the handshake is read, so nothing is lost and TCP
         applies backpressure. Calling it again does nothing.
         """
-        if self._activated:
+        if self._activated_event.is_set():
             return
-        self._activated = True
         self._activated_event.set()
         if not self._closed_event.is_set():
             self._reader_started = True
@@ -150,7 +151,7 @@ class WebSocket:
     @property
     def activated(self) -> bool:
         """Whether :meth:`activate` has been called."""
-        return self._activated
+        return self._activated_event.is_set()
 
     async def wait_activated(self) -> None:
         """Wait until :meth:`activate` is called."""
@@ -237,8 +238,7 @@ class WebSocket:
                 self._inbound.stop()
                 with contextlib.suppress(ConnectionClosed):
                     await self._write(None)
-                if not self._activated:
-                    self.activate()
+                self.activate()  # the peer's close frame must be read
             await self._closed_event.wait()
             if self._reader_started:
                 await self._reader.done.wait()  # it may still be sending the close frame
@@ -280,12 +280,6 @@ class WebSocket:
         return WebSocketStream(self.inbound, self.send, self.close, self.abort)
 
     # ------------------------------------------------------------ the end
-
-    def _end_of_inbound(self) -> BaseException:
-        received = self._codec.close_received
-        if received is not None and received[0] in CLEAN_CLOSE_CODES:
-            return trio.EndOfChannel()
-        return ConnectionClosed(self._codec.close_sent, received)
 
     def _mark_closed(self) -> None:
         if self._closed_event.is_set():

@@ -22,6 +22,7 @@ import ssl
 import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import trio
 
@@ -32,7 +33,7 @@ __all__ = ["StreamCallback", "accept_forever", "open_tcp_listeners", "open_unix_
 logger = logging.getLogger("trioproto")
 
 #: Serves one accepted stream: ``await callback(stream, remote)``; must not raise.
-StreamCallback = Callable[[trio.abc.Stream, object], Awaitable[None]]
+StreamCallback: TypeAlias = Callable[[trio.abc.Stream, object], Awaitable[None]]
 
 # Errors from accept() that mean "out of resources now", not "listener broken"; trio's
 # serve_listeners sleeps and retries on the same set.

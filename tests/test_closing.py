@@ -135,3 +135,38 @@ async def test_close_is_bounded_once_with_a_peer_that_never_reads(
     await server.aclose()
     assert trio.current_time() - start <= 10 + 0.5
     await stream.aclose()
+
+
+async def test_aclose_bounds_handlers_that_do_not_read_by_the_shutdown_timeout(
+    start_server: StartServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A handler that never looks at its connection does not notice the 1001; it is
+    cancelled ``Timeouts.shutdown`` after the closing handshake, not ``Timeouts.close``."""
+    registry = trioproto.Registry()
+    cancelled = trio.Event()
+
+    @registry.handler(None)
+    async def busy_elsewhere(ws: trioproto.WebSocket) -> None:
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            cancelled.set()
+            raise
+
+    timeouts = trioproto.Timeouts(close=10, shutdown=3)
+    server = await start_server(registry, compression=None, timeouts=timeouts)
+    stream, _ = await _upgrade(server.port)
+    await trio.testing.wait_all_tasks_blocked()
+
+    async def answer_the_close() -> None:
+        received = await stream.receive_some()
+        assert received[0] & 0x0F == 0x8
+        await stream.send_all(serialize_frame(0x8, received[2:4], mask=MASK))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(answer_the_close)
+        start = trio.current_time()
+        await server.aclose()
+    assert cancelled.is_set()
+    assert trio.current_time() - start == 3
+    await stream.aclose()

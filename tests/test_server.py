@@ -171,7 +171,9 @@ async def test_graceful_shutdown_sends_1001_and_waits_for_handlers(nursery: trio
         await trio.open_tcp_stream("127.0.0.1", server.port)
 
 
-async def test_cancellation_reaches_handler_and_finally_runs_once() -> None:
+async def test_cancelling_serve_closes_clients_with_1001_then_cancels_handlers() -> None:
+    """Cancelling serve() (the trio way to stop it) sends 1001 to every client within
+    ``Timeouts.shutdown``; a handler still running then is cancelled, its finally runs once."""
     entered = trio.Event()
     outcomes: list[str] = []
     registry = trioproto.Registry()
@@ -180,24 +182,33 @@ async def test_cancellation_reaches_handler_and_finally_runs_once() -> None:
     async def handler(ws: trioproto.WebSocket) -> None:
         try:
             entered.set()
-            await trio.sleep_forever()
+            await trio.sleep_forever()  # not reading: it never notices the close by itself
         except trio.Cancelled:
             outcomes.append("cancelled")
             raise
         finally:
             outcomes.append("finally")
 
-    async with trio.open_nursery() as inner:
-        server = await inner.start(
-            lambda task_status: trioproto.serve(
-                registry, 0, host="127.0.0.1", task_status=task_status
-            )
-        )
+    async with trio.open_nursery() as outer:
+        inner = trio.CancelScope()
+
+        async def run_server(task_status: trio.TaskStatus[trioproto.WebSocketServer]) -> None:
+            with inner:
+                await trioproto.serve(
+                    registry,
+                    0,
+                    host="127.0.0.1",
+                    timeouts=trioproto.Timeouts(shutdown=1),
+                    task_status=task_status,
+                )
+
+        server = await outer.start(run_server)
         async with connect(ws_url(server)) as client:
             await entered.wait()
-            inner.cancel_scope.cancel()
-            with pytest.raises(PeerConnectionClosed):
+            inner.cancel()
+            with trio.fail_after(5), pytest.raises(PeerConnectionClosed):
                 await client.recv()
+        assert client.close_code == 1001
     assert outcomes == ["cancelled", "finally"]
 
 

@@ -80,6 +80,8 @@ class Limits:
 # - close 10 s: websockets' close_timeout=10.
 # - keepalive ping every 20 s, 20 s to answer: websockets' ping_interval=ping_timeout=20.
 # - activation 30 s: how long a delayed-activation handler may keep frames unread.
+# - shutdown 2 s: uvicorn and hypercorn give a few seconds of grace; a handler whose
+#   connection is already closed has nothing left to wait for.
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,10 @@ class Timeouts:
         ping_interval: send a keepalive ping after this long; ``None`` turns keepalive off.
         ping_timeout: fail with 1011 if the keepalive pong does not come within this.
         activation: how long a delayed-activation connection may wait for ``activate()``.
+        shutdown: when a server shuts down, how long its handlers may keep running once their
+            connections are closed before they are cancelled (``aclose()``: after the closing
+            handshakes, each bounded by ``close``); and when ``serve()`` is cancelled, the
+            whole grace for closing every connection with 1001 and letting the handlers end.
     """
 
     handshake: float | None = 10.0
@@ -100,9 +106,17 @@ class Timeouts:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     activation: float | None = 30.0
+    shutdown: float | None = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("handshake", "close", "ping_interval", "ping_timeout", "activation"):
+        for name in (
+            "handshake",
+            "close",
+            "ping_interval",
+            "ping_timeout",
+            "activation",
+            "shutdown",
+        ):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive or None, not {value!r}")

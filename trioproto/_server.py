@@ -9,8 +9,11 @@ stream is served by the server's one :class:`~trioproto._connection_handler.Conn
 (opening handshake, then the handler).
 
 :meth:`WebSocketServer.aclose` cancels the accept loops, answers connections still in the
-handshake with 503, sends 1001 to every open connection, and waits (up to ``Timeouts.close``)
-for the handlers to return before cancelling the stragglers.
+handshake with 503, sends 1001 to every open connection (the closing handshakes bounded by
+``Timeouts.close``), and gives the handlers ``Timeouts.shutdown`` more to return before
+cancelling the stragglers. The handler nursery runs in a shielded scope, so cancelling
+:func:`serve` (the trio way to stop it) does the same, the whole of it within
+``Timeouts.shutdown``, instead of dropping every client with 1006.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TypeAlias
 
 import trio
 
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._connection import WebSocket
 from ._connection_handler import ConnectionHandler, ServerStatistics
 from ._keepalive import KeepaliveMonitor
@@ -73,7 +76,8 @@ class WebSocketServer:
             trio.CapacityLimiter(max_connections) if max_connections is not None else None
         )
         self._accept_scope = trio.CancelScope()
-        self._handler_scope = trio.CancelScope()
+        self._handler_scope = trio.CancelScope(shield=True)
+        self._accepting_done = trio.Event()
         self._closing = False
         self._stopped = trio.Event()
 
@@ -122,48 +126,71 @@ class WebSocketServer:
     async def aclose(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Stop accepting, close every connection with ``code``, wait for the handlers.
 
-        Idempotent: a second call waits for the first to finish. Handlers still running
-        ``Timeouts.close`` seconds after their connection closed are cancelled.
+        The closing handshakes run side by side, each bounded by ``Timeouts.close``; handlers
+        still running ``Timeouts.shutdown`` seconds after that are cancelled. Idempotent: a
+        second call waits for the first to finish.
         """
         if not self._closing:
-            self._closing = True
-            self.handler.refuse_new_connections()
-            self._accept_scope.cancel()
-            async with trio.open_nursery() as nursery:
-                for websocket in list(self.connections):
-                    nursery.start_soon(websocket.close, code, reason)
-            close_timeout = self._options.timeouts.close
-            if close_timeout is not None:
-                self._handler_scope.deadline = trio.current_time() + close_timeout
+            await self._shut_down(code, reason)
         await self._stopped.wait()
 
     # ------------------------------------------------------------- internals
 
+    async def _shut_down(self, code: int, reason: str) -> None:
+        self._closing = True
+        self.handler.refuse_new_connections()
+        self._accept_scope.cancel()
+        async with trio.open_nursery() as nursery:  # each close is bounded by Timeouts.close
+            for websocket in list(self.connections):
+                nursery.start_soon(websocket.close, code, reason)
+        shutdown = self._options.timeouts.shutdown
+        if shutdown is not None:
+            self._handler_scope.deadline = trio.current_time() + shutdown
+        self._accepting_done.set()
+
     async def _run(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         timeouts = self._options.timeouts
         try:
-            with self._handler_scope:
-                async with trio.open_nursery() as handler_nursery:
-                    try:
-                        with self._accept_scope:
-                            async with trio.open_nursery() as accept_nursery:
-                                if timeouts.ping_interval is not None:
-                                    monitor = KeepaliveMonitor(
-                                        timeouts.ping_interval, timeouts.ping_timeout
-                                    )
-                                    self.handler.keepalive = monitor
-                                    accept_nursery.start_soon(monitor.run)
-                                for listener in self.listeners:
-                                    accept_nursery.start_soon(
-                                        self._accept_forever, listener, handler_nursery
-                                    )
-                                task_status.started(self)
-                    finally:
-                        # Accepting stopped: the handlers finish in the outer nursery.
+            async with trio.open_nursery() as nursery:
+                # The handlers run in a shielded scope: cancelling serve() stops the accept
+                # loops at once, and the handlers only after their clients got a 1001.
+                handler_nursery: trio.Nursery = await nursery.start(self._hold_handlers)
+                try:
+                    with self._accept_scope:
+                        async with trio.open_nursery() as accept_nursery:
+                            if timeouts.ping_interval is not None:
+                                monitor = KeepaliveMonitor(
+                                    timeouts.ping_interval, timeouts.ping_timeout
+                                )
+                                self.handler.keepalive = monitor
+                                accept_nursery.start_soon(monitor.run)
+                            for listener in self.listeners:
+                                accept_nursery.start_soon(
+                                    self._accept_forever, listener, handler_nursery
+                                )
+                            task_status.started(self)
+                finally:
+                    # Shielded: this runs when serve() is cancelled, too.
+                    with trio.CancelScope(shield=True) as grace:
                         for listener in self.listeners:
                             await trio.aclose_forcefully(listener)
+                        if not self._closing:  # cancelled, or an accept loop failed
+                            grace.deadline = trio.current_time() + seconds_or_forever(
+                                timeouts.shutdown
+                            )
+                            await self._shut_down(1001, "server shutting down")
+                            self._handler_scope.cancel()  # the grace is over
+                    if grace.cancelled_caught:
+                        self._handler_scope.cancel()
         finally:
             self._stopped.set()
+
+    async def _hold_handlers(self, task_status: trio.TaskStatus[trio.Nursery]) -> None:
+        """Run the handler nursery until accepting is over and every handler has ended."""
+        with self._handler_scope:
+            async with trio.open_nursery() as handler_nursery:
+                task_status.started(handler_nursery)
+                await self._accepting_done.wait()
 
     async def _accept_forever(self, listener: Listener, nursery: trio.Nursery) -> None:
         await accept_forever(

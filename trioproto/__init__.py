@@ -3,6 +3,11 @@
 This module only re-exports the public names defined in private modules.
 """
 
+from ._backplane import Backplane as Backplane
+from ._backplane import BackplaneStatistics as BackplaneStatistics
+from ._backplane import BackplaneUnavailable as BackplaneUnavailable
+from ._backplane import Envelope as Envelope
+from ._backplane import Kind as Kind
 from ._channels import MessageReceiveChannel as MessageReceiveChannel
 from ._channels import MessageSendChannel as MessageSendChannel
 from ._channels import WebSocketStream as WebSocketStream
@@ -25,9 +30,12 @@ from ._exceptions import PayloadTooBig as PayloadTooBig
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import RemoteProtocolError as RemoteProtocolError
 from ._exceptions import TrioprotoError as TrioprotoError
+from ._hub import Hub as Hub
+from ._hub_core import HubStatistics as HubStatistics
 from ._options import DEFAULT_COMPRESSION as DEFAULT_COMPRESSION
 from ._options import HandshakeHook as HandshakeHook
 from ._options import ServerOptions as ServerOptions
+from ._outbox import BackpressurePolicy as BackpressurePolicy
 from ._registry import Activation as Activation
 from ._registry import Handler as Handler
 from ._registry import HandlerEntry as HandlerEntry
@@ -67,10 +75,15 @@ __all__ = [
     "Accept",
     "Activation",
     "App",
+    "Backplane",
+    "BackplaneStatistics",
+    "BackplaneUnavailable",
+    "BackpressurePolicy",
     "ConnectionClosed",
     "ConnectionHandler",
     "ConnectionStatistics",
     "DeflatePolicy",
+    "Envelope",
     "Handler",
     "HandlerEntry",
     "HandshakeError",
@@ -82,7 +95,10 @@ __all__ = [
     "HttpMatch",
     "HttpRequest",
     "HttpResponse",
+    "Hub",
+    "HubStatistics",
     "InvalidHandshake",
+    "Kind",
     "Limits",
     "Listener",
     "LocalProtocolError",

@@ -26,6 +26,8 @@ __all__ = [
 # - request head 16 KiB / 100 header lines: h11's max_incomplete_event_size is 16 KiB; nginx's
 #   large_client_header_buffers is 4 x 8 KiB; Go's net/http allows 1 MiB, which is lavish.
 #   100 header lines matches http.client's _MAXHEADERS.
+# - send buffer 1 MiB (hub messages queued for one slow client): Centrifugo's ClientQueueMaxSize;
+#   uWebSockets' maxBackpressure is 64 KiB, Redis drops a pub/sub client at 8 MiB over 60 s.
 MiB = 1024 * 1024
 
 
@@ -43,6 +45,9 @@ class Limits:
         max_header_lines: number of header lines in the handshake request (431 when exceeded).
         max_request_line_size: bytes of a single line of the HTTP head (414/431 when exceeded).
         max_connections: connections served at once; further clients wait in the listen backlog.
+        max_send_buffer: bytes of hub messages (publish, broadcast, send_to) queued for one
+            connection that reads slower than they come; past it the backpressure policy
+            decides (close with 1013 by default). ``None``: unbounded.
     """
 
     max_message_size: int | None = 1 * MiB
@@ -52,9 +57,10 @@ class Limits:
     max_header_lines: int = 100
     max_request_line_size: int = 8 * 1024
     max_connections: int | None = None
+    max_send_buffer: int | None = 1 * MiB
 
     def __post_init__(self) -> None:
-        for name in ("max_message_size", "max_frame_size", "max_connections"):
+        for name in ("max_message_size", "max_frame_size", "max_connections", "max_send_buffer"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, not {value!r}")

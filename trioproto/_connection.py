@@ -9,12 +9,9 @@ reads the stream, feeds the codec, and puts whole messages on the bounded
 is full the reader waits before reading again: nothing more is read from the socket, pings
 included, so TCP pushes back on the peer and memory stays bounded.
 
-Writes come from the handler (messages), the reader (pongs, the close reply) and the keepalive
-task (pings). They go through one FIFO write lock; a writer that holds it keeps writing until the
-codec has nothing left, so the reader never blocks behind a slow handler send to queue a pong:
-it leaves the pong in the codec when the lock is taken, and the holder writes it. A send returns
-once its frame is handed to the stream (the kernel's socket buffer), so a peer that stops
-reading blocks senders instead of growing a buffer.
+Writes, the handler's and the hub's, go through the connection's
+:class:`~trioproto._writer.Writer`: one FIFO lock, control frames never behind queued data,
+hub messages written at once or queued in a bounded send buffer, in the order issued.
 
 Closing (RFC 6455 §7): :meth:`WebSocket.close` sends a close frame and waits, bounded by
 ``Timeouts.close``, for the peer's close frame, then closes the transport (the server closes TCP
@@ -30,19 +27,25 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import trio
 
 from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
 from ._closed import ConnectionClosed, end_of_inbound
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
-from ._exceptions import LocalProtocolError
 from ._inbound import InboundQueue
+from ._outbox import BackpressurePolicy, Outbox
 from ._pings import PingTracker
+from ._prepared import PreparedMessage
 from ._reader import ConnectionReader
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
-from ._transport import SocketTransport, close_now
+from ._transport import close_now
+from ._writer import Writer
+
+if TYPE_CHECKING:
+    from ._hub_core import BaseHub
 
 __all__ = ["ConnectionStatistics", "WebSocket"]
 
@@ -60,6 +63,10 @@ class ConnectionStatistics:
         queued_messages: received messages waiting for the handler.
         state: ``"open"``, ``"closing"``, ``"failing"`` (the peer violated the protocol; the
             messages before it are still being answered) or ``"closed"``.
+        hub_messages: hub messages written or queued for this connection.
+        send_buffer_bytes: bytes of hub messages queued, not yet written.
+        messages_dropped: hub messages dropped by a drop policy.
+        closed_by_backpressure: whether the ``close`` policy ended the connection.
     """
 
     messages_received: int
@@ -69,6 +76,10 @@ class ConnectionStatistics:
     opened_at: float
     queued_messages: int
     state: str
+    hub_messages: int = 0
+    send_buffer_bytes: int = 0
+    messages_dropped: int = 0
+    closed_by_backpressure: bool = False
 
 
 class WebSocket:
@@ -81,8 +92,9 @@ class WebSocket:
         outbound: a :class:`trio.abc.SendChannel` of messages to send.
         request: the opening handshake request.
         subprotocol: the negotiated ``Sec-WebSocket-Protocol``, or ``None``.
-        id: a UUID naming the connection in logs.
+        id: a UUID naming the connection in logs and in :meth:`Hub.send_to`.
         remote: the peer's address.
+        hub: the server's :class:`~trioproto.Hub` (``None`` on client connections).
     """
 
     def __init__(
@@ -96,6 +108,8 @@ class WebSocket:
         remote: object = None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        hub: BaseHub[WebSocket] | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._stream = stream
         self._codec = codec
@@ -109,13 +123,21 @@ class WebSocket:
             limits.max_queued_messages,
             lambda: end_of_inbound(codec.close_sent, codec.close_received),
         )
-        self._writing = False
-        self._writers = trio.lowlevel.ParkingLot()
-        # The fast path of a plain socket, decided once (see _write).
-        self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
         self._pings = PingTracker()
         self._activated_event = trio.Event()
         self._closed_event = trio.Event()
+        self.hub = hub
+        if outbox is not None:
+            outbox.name = self.id
+        self._writer = Writer(
+            stream,
+            codec,
+            nursery=nursery,
+            outbox=outbox,
+            lost=self._mark_closed,
+            fail=self.fail,
+            closed=self._closed_event,
+        )
         self._reader = ConnectionReader(
             stream,
             codec,
@@ -183,7 +205,7 @@ class WebSocket:
         Raises:
             ConnectionClosed: the connection is closing or closed.
         """
-        await self._write(self._codec.send_message, message)
+        await self._write(self._codec.send_message, message, hub_mark=self._writer.mark())
         self._messages_out += 1
         self._bytes_out += len(message)
 
@@ -193,9 +215,10 @@ class WebSocket:
 
     async def send_fragment(self, data: str | bytes, *, final: bool) -> None:
         """Send one fragment of a message too large to hold at once (RFC 6455 §5.4)."""
-        await self._write(self._codec.send_fragment, data, final)
+        await self._write(self._codec.send_fragment, data, final, hub_mark=self._writer.mark())
         if final:
             self._messages_out += 1
+            self._writer.fragmented_message_sent()
         self._bytes_out += len(data)
 
     async def ping(self, payload: bytes | None = None) -> None:
@@ -235,6 +258,7 @@ class WebSocket:
         with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
             if self._codec.state is State.OPEN or self._codec.state is State.FAILING:
                 self._codec.send_close(code, reason)  # validates before anything is written
+                self._writer.discard_queued()
                 self._inbound.stop()
                 with contextlib.suppress(ConnectionClosed):
                     await self._write(None)
@@ -256,6 +280,7 @@ class WebSocket:
         """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame with ``code``
         (if none was sent yet) without waiting for the answer, then drop the transport."""
         self._codec.fail(code, reason)
+        self._writer.discard_queued()
         try:
             with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
                 await self._write(None)
@@ -265,6 +290,7 @@ class WebSocket:
 
     def statistics(self) -> ConnectionStatistics:
         """Counters and state of this connection."""
+        outbox = self._writer.outbox
         return ConnectionStatistics(
             messages_received=self._reader.messages_received,
             messages_sent=self._messages_out,
@@ -273,11 +299,51 @@ class WebSocket:
             opened_at=self._opened_at,
             queued_messages=len(self._inbound),
             state=self._codec.state.value,
+            hub_messages=self._writer.hub_messages,
+            send_buffer_bytes=0 if outbox is None else outbox.size,
+            messages_dropped=0 if outbox is None else outbox.dropped,
+            closed_by_backpressure=outbox is not None and outbox.closed_for_limit,
         )
 
     def stream_view(self) -> WebSocketStream:
         """A :class:`trio.abc.Stream` over binary messages of this connection."""
         return WebSocketStream(self.inbound, self.send, self.close, self.abort)
+
+    # --------------------------------------------------------------- hub
+
+    async def subscribe(
+        self, topic: str, *, policy: BackpressurePolicy | str | None = None
+    ) -> None:
+        """Receive the hub's messages for ``topic`` until :meth:`unsubscribe` or the end of
+        the connection.
+
+        Args:
+            topic: a non-empty str of at most 256 characters.
+            policy: what to do with this topic's messages when the send buffer is full
+                (``"close"``, ``"drop_oldest"``, ``"drop_newest"`` or a
+                :class:`~trioproto.BackpressurePolicy`); the server's policy when omitted.
+
+        Raises:
+            ValueError: an invalid topic or policy.
+            RuntimeError: a client connection (it has no hub), or one that has ended.
+        """
+        self._require_hub().subscribe(self, topic, policy)
+        await trio.lowlevel.checkpoint()
+
+    async def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic``; nothing happens if this connection was not subscribed."""
+        self._require_hub().unsubscribe(self, topic)
+        await trio.lowlevel.checkpoint()
+
+    def _require_hub(self) -> BaseHub[WebSocket]:
+        if self.hub is None:
+            raise RuntimeError("only server connections have a hub to subscribe to")
+        return self.hub
+
+    def _deliver(self, message: PreparedMessage, policy: BackpressurePolicy | None) -> bool:
+        """Take a hub message without waiting (see :meth:`Writer.deliver`); ``policy`` is the
+        subscription's, ``None`` for the server's. Whether it was written or queued."""
+        return self._writer.deliver(message.frame_for(self._codec.compression), policy)
 
     # ------------------------------------------------------------ the end
 
@@ -287,66 +353,21 @@ class WebSocket:
         self._closed_event.set()
         self._inbound.finish()
         self._pings.release_all()
+        self._writer.stop()
 
     # -------------------------------------------------------------- writes
 
     async def _flush(self, only_if_idle: bool) -> None:
         """Write what the codec has queued; with ``only_if_idle``, leave it to the task that
         holds the write lock (it writes until the codec has nothing left)."""
-        if only_if_idle and self._writing:
+        if only_if_idle and self._writer.busy:
             return
         await self._write(None)
 
-    async def _write(self, queue_frame: object, *args: object) -> None:
-        """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
-        codec has queued, holding the FIFO write lock."""
-        # Schedule points: a task that has just yielded (in receive(), or waiting for the
-        # lock) writes its first chunk without yielding again, so an echo costs one trip
-        # through the scheduler instead of two. Every write is still a cancellation point,
-        # and a task that only sends still yields on each send.
+    async def _write(self, queue_frame: object, *args: object, hub_mark: int = 0) -> None:
+        """Queue a frame with ``queue_frame(*args)`` and write it (see :meth:`Writer.write`)."""
         just_yielded = self._inbound.claim_just_got()
-        if self._writing:
-            await self._writers.park()  # ownership is handed over by unpark()
-            just_yielded = True
-        else:
-            self._writing = True
-        try:
-            if queue_frame is not None:
-                try:
-                    queue_frame(*args)  # type: ignore[operator]
-                except LocalProtocolError:
-                    if self._codec.state is not State.OPEN:
-                        raise ConnectionClosed(
-                            self._codec.close_sent, self._codec.close_received
-                        ) from None
-                    raise
-            codec = self._codec
-            stream = self._stream
-            send_nowait = self._send_nowait
-            while data := codec.data_to_send():
-                try:
-                    if just_yielded and send_nowait is not None:
-                        just_yielded = False
-                        await trio.lowlevel.checkpoint_if_cancelled()
-                        sent = send_nowait(data)
-                        if sent < len(data):
-                            await stream.send_all(memoryview(data)[sent:])
-                        continue
-                    await stream.send_all(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    codec.receive_eof()
-                    self._mark_closed()
-                    raise ConnectionClosed(codec.close_sent, codec.close_received) from None
-                except trio.Cancelled:
-                    # A frame may be half written: the stream is unusable from here on.
-                    codec.receive_eof()
-                    self._mark_closed()
-                    raise
-        finally:
-            if self._writers:
-                self._writers.unpark()
-            else:
-                self._writing = False
+        await self._writer.write(queue_frame, *args, hub_mark=hub_mark, just_yielded=just_yielded)
 
     async def _close_transport(self) -> None:
         if self._transport_closed:

@@ -27,9 +27,11 @@ import trio
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
 from ._connection import WebSocket
+from ._hub import Hub
 from ._keepalive import KeepaliveMonitor, keep_alive
 from ._opening import Accepted, OpeningHandshake, Unserved
 from ._options import DEFAULT_SERVER_OPTIONS, ServerOptions
+from ._outbox import DeliveryCounters, Outbox
 from ._registry import Registry
 from ._routing import Router
 from ._sansio._codec import Codec, Role
@@ -51,6 +53,8 @@ class ServerStatistics:
         rejected_handshakes: handshakes answered with an HTTP error status.
         failed_handshakes: connections dropped before a complete handshake (timeout, EOF, TLS).
         handler_errors: handlers that raised (each logged and closed with 1011).
+        messages_dropped: hub messages dropped by a drop policy, over all connections.
+        backpressure_closes: connections closed by the ``close`` backpressure policy.
     """
 
     open_connections: int
@@ -58,6 +62,8 @@ class ServerStatistics:
     rejected_handshakes: int
     failed_handshakes: int
     handler_errors: int
+    messages_dropped: int = 0
+    backpressure_closes: int = 0
 
 
 class ConnectionHandler:
@@ -66,16 +72,27 @@ class ConnectionHandler:
     Args:
         app: a :class:`~trioproto.Registry` serving every path, or a
             :class:`~trioproto.Router`.
-        options: limits, timeouts, compression, origins and the handshake hook.
+        options: limits, timeouts, compression, origins, the handshake hook and the
+            backpressure policy.
+        hub: the :class:`~trioproto.Hub` every connection is registered with; a new one if
+            ``None``.
 
     Attributes:
+        hub: the hub of the connections served.
         connections: the connections currently open, as :class:`WebSocket` objects.
         keepalive: the monitor pinging every connection from one task, when the caller runs
             one; otherwise each connection pings from a task of its own.
     """
 
-    def __init__(self, app: Registry | Router, options: ServerOptions = DEFAULT_SERVER_OPTIONS):
+    def __init__(
+        self,
+        app: Registry | Router,
+        options: ServerOptions = DEFAULT_SERVER_OPTIONS,
+        hub: Hub | None = None,
+    ) -> None:
         self.options = options
+        self.hub = hub if hub is not None else Hub()
+        self._delivery = DeliveryCounters()
         self.connections: set[WebSocket] = set()
         self.keepalive: KeepaliveMonitor | None = None
         self._opening = OpeningHandshake(app, options)
@@ -94,6 +111,8 @@ class ConnectionHandler:
             rejected_handshakes=self._rejected,
             failed_handshakes=self._failed,
             handler_errors=self._handler_errors,
+            messages_dropped=self._delivery.dropped,
+            backpressure_closes=self._delivery.closes,
         )
 
     def refuse_new_connections(self) -> None:
@@ -176,8 +195,11 @@ class ConnectionHandler:
                 remote=remote,
                 limits=limits,
                 timeouts=timeouts,
+                hub=self.hub,
+                outbox=Outbox(limits.max_send_buffer, self.options.backpressure, self._delivery),
             )
             self.connections.add(websocket)
+            self.hub._attach(websocket)
             try:
                 if entry.activation == "immediate":
                     websocket.activate()
@@ -208,6 +230,7 @@ class ConnectionHandler:
                 await websocket.close(code, reason)
             finally:
                 self.connections.discard(websocket)
+                self.hub._detach(websocket)
                 if self.keepalive is not None:
                     self.keepalive.discard(websocket)
                 nursery.cancel_scope.cancel()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._request import Accept, Reject, WebSocketRequest
 from ._sansio._deflate import DeflatePolicy
 
@@ -38,6 +39,9 @@ class ServerOptions:
         origins: the allowed ``Origin`` values (``None`` in it admits clients that send no
             Origin, i.e. non-browsers); others get 403 (RFC 6455 §10.2). ``None``: no check.
         on_handshake: ``async hook(request, subprotocol)`` called before the 101.
+        backpressure: what happens when a connection's queued hub messages pass
+            ``Limits.max_send_buffer`` (a :class:`~trioproto.BackpressurePolicy`; its
+            ``on_limit`` string alone will do): close with 1013 by default.
     """
 
     limits: Limits = DEFAULT_LIMITS
@@ -45,6 +49,7 @@ class ServerOptions:
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION
     origins: frozenset[str | None] | None = field(default=None)
     on_handshake: HandshakeHook | None = None
+    backpressure: BackpressurePolicy = DEFAULT_POLICY
 
     def __init__(
         self,
@@ -54,6 +59,7 @@ class ServerOptions:
         compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
         origins: Collection[str | None] | None = None,
         on_handshake: HandshakeHook | None = None,
+        backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
@@ -72,6 +78,7 @@ class ServerOptions:
         object.__setattr__(self, "compression", compression)
         object.__setattr__(self, "origins", None if origins is None else frozenset(origins))
         object.__setattr__(self, "on_handshake", on_handshake)
+        object.__setattr__(self, "backpressure", BackpressurePolicy.coerce(backpressure))
 
 
 DEFAULT_SERVER_OPTIONS = ServerOptions()

@@ -27,9 +27,11 @@ import trio
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
 from ._connection import WebSocket
 from ._connection_handler import ConnectionHandler, ServerStatistics
+from ._hub import Hub
 from ._keepalive import KeepaliveMonitor
 from ._listeners import accept_forever, open_tcp_listeners, open_unix_listener
 from ._options import DEFAULT_COMPRESSION, DEFAULT_SERVER_OPTIONS, HandshakeHook, ServerOptions
+from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._registry import Registry
 from ._routing import Router
 from ._sansio._deflate import DeflatePolicy
@@ -51,6 +53,8 @@ class WebSocketServer:
         listeners: the listeners to accept from (any :class:`trio.abc.Listener` of streams).
         options: how every connection is served.
         ssl_context: wrap every accepted stream in server-side TLS with this context.
+        hub: the :class:`~trioproto.Hub` for publish/broadcast/send_to; a new one if
+            ``None``. The server runs it (its backplane, if any) unless it runs already.
 
     Attributes:
         listeners: the listeners accepting connections.
@@ -65,9 +69,10 @@ class WebSocketServer:
         *,
         options: ServerOptions = DEFAULT_SERVER_OPTIONS,
         ssl_context: ssl.SSLContext | None = None,
+        hub: Hub | None = None,
     ) -> None:
         self.listeners = list(listeners)
-        self.handler = ConnectionHandler(app, options)
+        self.handler = ConnectionHandler(app, options, hub)
         self.connections: set[WebSocket] = self.handler.connections
         self._options = options
         self._ssl_context = ssl_context
@@ -87,6 +92,11 @@ class WebSocketServer:
     def app(self) -> App:
         """The registry or router served."""
         return self.handler.app
+
+    @property
+    def hub(self) -> Hub:
+        """The :class:`~trioproto.Hub` every connection of this server is registered with."""
+        return self.handler.hub
 
     @property
     def port(self) -> int:
@@ -149,6 +159,14 @@ class WebSocketServer:
         self._accepting_done.set()
 
     async def _run(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
+        """Run the hub (unless it runs already) for as long as the listeners and handlers."""
+        async with trio.open_nursery() as hub_nursery:
+            if not self.hub.running:
+                await hub_nursery.start(self.hub.run)
+            await self._run_listeners(task_status)
+            hub_nursery.cancel_scope.cancel()
+
+    async def _run_listeners(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         timeouts = self._options.timeouts
         try:
             async with trio.open_nursery() as nursery:
@@ -215,6 +233,8 @@ async def serve(
     on_handshake: HandshakeHook | None = None,
     origins: Collection[str | None] | None = None,
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
+    hub: Hub | None = None,
+    backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
     backlog: int | None = None,
     reuse_address: bool = True,
     task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
@@ -244,6 +264,11 @@ async def serve(
             Origin, i.e. non-browsers); others get 403 (RFC 6455 §10.2). ``None``: no check.
         compression: the permessage-deflate policy (RFC 7692), on by default as browsers
             expect; ``None`` turns it off.
+        hub: the :class:`~trioproto.Hub` for publish/broadcast/send_to; a new one if
+            ``None``. The server runs it (its backplane, if any) unless it runs already.
+        backpressure: what happens when a connection's hub messages pass
+            ``Limits.max_send_buffer``: ``"close"`` (1013, the default), ``"drop_oldest"``,
+            ``"drop_newest"``, or a :class:`~trioproto.BackpressurePolicy`.
         backlog: the listen backlog (trio's default when ``None``).
         reuse_address: set ``SO_REUSEADDR`` (TCP) so a restarted server can bind at once.
         task_status: for ``nursery.start``.
@@ -257,6 +282,7 @@ async def serve(
         compression=compression,
         origins=origins,
         on_handshake=on_handshake,
+        backpressure=backpressure,
     )
     if listeners is not None:
         if port != 0 or host is not None or unix_path is not None:
@@ -268,5 +294,5 @@ async def serve(
         opened = [await open_unix_listener(unix_path, backlog)]
     else:
         opened = await open_tcp_listeners(port, host, backlog, reuse_address)
-    server = WebSocketServer(app, opened, options=options, ssl_context=ssl_context)
+    server = WebSocketServer(app, opened, options=options, ssl_context=ssl_context, hub=hub)
     await server._run(task_status)

@@ -518,6 +518,12 @@ class Codec:
         self._buffer.clear()
 
     @property
+    def sending_fragments(self) -> bool:
+        """Whether a fragmented message is being sent: until its final frame, no other data
+        frame may be sent (RFC 6455 §5.4; control frames may)."""
+        return self._sending_opcode is not None
+
+    @property
     def has_data_to_send(self) -> bool:
         """Whether :meth:`data_to_send` would return something."""
         return bool(self._outgoing)

@@ -42,16 +42,21 @@ from .._exceptions import InvalidHandshake, PayloadTooBig, RemoteProtocolError
 from ._extensions import parse_extensions, serialize_extension
 
 __all__ = [
+    "CompressionSettings",
     "DeflateParameters",
     "DeflatePolicy",
     "PerMessageDeflate",
     "accept_client",
     "client_offer",
+    "compress_alone",
     "negotiate_server",
 ]
 
 NAME = "permessage-deflate"
 _TAIL = b"\x00\x00\xff\xff"
+
+#: zlib's (wbits, level, memLevel) for one side's compressor.
+CompressionSettings = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +297,16 @@ class PerMessageDeflate:
         """Whether a message of ``size`` bytes is worth compressing."""
         return size >= self.min_size
 
+    @property
+    def shared_settings(self) -> CompressionSettings | None:
+        """This side's compressor settings when every message is compressed on its own (no
+        context takeover on our side, RFC 7692 §7.1.1); ``None`` while the context is taken
+        over. Connections with equal settings compress a message to identical bytes, so a
+        fan-out can compress it once for all of them (:func:`compress_alone`)."""
+        if not self._local_reset:
+            return None
+        return (self._compress_wbits, self._level, self._mem_level)
+
     def compress(self, data: bytes) -> bytes:
         """Deflate a whole message: sync flush, minus the 4-byte tail (RFC 7692 §7.2.1)."""
         compressor = self._compressor
@@ -338,3 +353,11 @@ class PerMessageDeflate:
                 f"compressed message inflates past the limit of {max_length} more bytes"
             )
         return output
+
+
+def compress_alone(data: bytes, settings: CompressionSettings) -> bytes:
+    """Deflate one message with a fresh compressor, as a connection without context takeover
+    does (RFC 7692 §7.2.1: sync flush, minus the 4-byte tail)."""
+    wbits, level, mem_level = settings
+    compressor = zlib.compressobj(level, zlib.DEFLATED, wbits, mem_level)
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]

@@ -15,6 +15,7 @@ from .._closed import ConnectionClosed
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._connection import WebSocket
 from .._connection_handler import ConnectionHandler
+from .._hub import Hub
 from .._nursery import open_task_nursery
 from .._options import DEFAULT_COMPRESSION, HandshakeHook, ServerOptions
 from .._sansio._deflate import DeflatePolicy
@@ -104,6 +105,7 @@ async def open_test_client(
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     origins: Collection[str | None] | None = None,
     on_handshake: HandshakeHook | None = None,
+    hub: Hub | None = None,
 ) -> AsyncIterator[TestClient]:
     """Run ``app`` (a registry or router) against an in-memory client; no sockets involved.
 
@@ -123,6 +125,8 @@ async def open_test_client(
         compression: permessage-deflate policy, for both sides; ``None`` turns it off.
         origins: the server's Origin allow-list, as for :func:`trioproto.serve`.
         on_handshake: the server's handshake hook, as for :func:`trioproto.serve`.
+        hub: the server's :class:`~trioproto.Hub`; pass one hub to several test clients to
+            let their handlers publish to each other (a new hub for each client otherwise).
 
     Example::
 
@@ -139,7 +143,7 @@ async def open_test_client(
         origins=origins,
         on_handshake=on_handshake,
     )
-    server = ConnectionHandler(app, options)
+    server = ConnectionHandler(app, options, hub)
     async with open_task_nursery() as nursery:
         nursery.start_soon(server.handle_stream, server_stream, "memory")
         websocket = await connect_websocket(

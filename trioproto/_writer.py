@@ -1,0 +1,260 @@
+"""The write side of one connection: one FIFO lock over the stream, and the hub's send buffer.
+
+Theory of operation
+-------------------
+Writes come from the handler (messages), the reader (pongs, the close reply), the keepalive
+task (pings) and the hub (messages for many connections). Frames queued in the codec go out
+through :meth:`Writer.write`, holding one FIFO lock; a writer that holds it keeps writing until
+the codec has nothing left, so the reader never blocks behind a slow handler send to queue a
+pong: it leaves the pong in the codec when the lock is taken, and the holder writes it. A
+handler's send returns once its frame is handed to the stream (the kernel's socket buffer), so
+a peer that stops reading pushes the handler back.
+
+Hub messages never wait (:meth:`Writer.deliver`): when the lock is free and nothing is queued,
+the shared frame goes out in one non-blocking system call; otherwise it is queued in the
+bounded :class:`~trioproto._outbox.Outbox`, which a flusher task (started on first need)
+drains holding the lock. Whoever holds the lock first finishes a frame partly on the wire,
+then writes pending control frames before any queued data frame. A handler's data send first
+writes the hub messages queued before it was called (sequence marks), so the peer sees handler
+and hub messages in the order they were issued; the flusher hands the lock to a waiting writer
+between frames. No queued message is written inside a fragmented message (RFC 6455 §5.4) nor
+after a close frame (RFC 6455 §5.5.1): those are discarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from ._closed import ConnectionClosed
+from ._exceptions import LocalProtocolError
+from ._outbox import BackpressurePolicy, Outbox, Verdict
+from ._sansio._codec import Codec, State
+from ._transport import SocketTransport
+
+__all__ = ["Writer"]
+
+
+class Writer:
+    """Writes one connection's frames to its stream.
+
+    Args:
+        stream: the connection's stream.
+        codec: the connection's codec (frames are queued there, then written here).
+        nursery: where the flusher and a policy close run (the connection's nursery).
+        outbox: the send buffer for hub messages; ``None`` on client connections.
+        lost: called when the stream breaks or a write is cancelled midway (the connection
+            is over).
+        fail: ``fail(code, reason)`` fails the connection (for the ``close`` policy).
+        closed: set once the connection has ended (the flusher then stops).
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        codec: Codec,
+        *,
+        nursery: trio.Nursery,
+        outbox: Outbox | None,
+        lost: Callable[[], None],
+        fail: Callable[[int, str], Awaitable[None]],
+        closed: trio.Event,
+    ) -> None:
+        self._stream = stream
+        self._codec = codec
+        self._nursery = nursery
+        self.outbox = outbox
+        self._lost = lost
+        self._fail = fail
+        self._closed = closed
+        self._writing = False
+        self._writers = trio.lowlevel.ParkingLot()
+        # The fast path of a plain socket, decided once.
+        self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
+        self._flusher_started = False
+        self._flusher_wakeup: trio.Event | None = None
+        #: Hub messages written or queued.
+        self.hub_messages = 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether a writer holds the lock (it will also write what the codec has queued)."""
+        return self._writing
+
+    def mark(self) -> int:
+        """Where a send issued now stands among queued hub messages: it goes after those."""
+        return 0 if self.outbox is None else self.outbox.next_seq
+
+    async def write(
+        self,
+        queue_frame: object,
+        *args: object,
+        hub_mark: int = 0,
+        just_yielded: bool = False,
+    ) -> None:
+        """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
+        codec has queued, holding the FIFO lock. Hub messages queued before ``hub_mark`` are
+        written first (a data send passes its :meth:`mark`; control frames pass 0).
+
+        ``just_yielded``: the caller has just passed a schedule point (in ``receive()``), so
+        the first chunk goes out without yielding again: an echo then costs one trip through
+        the scheduler instead of two. Every write is still a cancellation point.
+        """
+        if self._writing:
+            await self._writers.park()  # ownership is handed over by unpark()
+            just_yielded = True
+        else:
+            self._writing = True
+        try:
+            outbox = self.outbox
+            if outbox is not None and outbox.pending:
+                await self._write_queued(outbox, hub_mark)
+            codec = self._codec
+            if queue_frame is not None:
+                try:
+                    queue_frame(*args)  # type: ignore[operator]
+                except LocalProtocolError:
+                    if codec.state is not State.OPEN:
+                        raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+                    raise
+            while data := codec.data_to_send():
+                await self._send(data, nowait_first=just_yielded)
+                just_yielded = False
+        finally:
+            self._release()
+
+    def deliver(self, frame: bytes, policy: BackpressurePolicy | None) -> bool:
+        """Take a hub frame without waiting: write it now if the socket is idle, else queue it
+        under ``policy`` (the outbox's default if ``None``). Whether it was written or queued."""
+        outbox = self.outbox
+        codec = self._codec
+        if outbox is None or outbox.closed or codec.state is not State.OPEN:
+            return False
+        send_nowait = self._send_nowait
+        if (
+            send_nowait is not None
+            and not self._writing
+            and not outbox.pending
+            and not codec.has_data_to_send
+            and not codec.sending_fragments
+        ):
+            try:
+                sent = send_nowait(frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                codec.receive_eof()
+                self._lost()
+                return False
+            self.hub_messages += 1
+            if sent < len(frame):
+                outbox.partial = memoryview(frame)[sent:]
+                self._wake_flusher()
+            return True
+        if policy is None:
+            policy = outbox.policy
+        verdict = outbox.put(frame, policy)
+        if verdict is Verdict.QUEUED:
+            self.hub_messages += 1
+            self._wake_flusher()
+            return True
+        if verdict is Verdict.CLOSE:
+            self._nursery.start_soon(self._fail, policy.close_code, policy.close_reason)
+        return False
+
+    def fragmented_message_sent(self) -> None:
+        """The final frame of a fragmented message is out: hub messages may follow."""
+        if self.outbox is not None and self.outbox.queued:
+            self._wake_flusher()
+
+    def discard_queued(self) -> None:
+        """A close frame is queued: no hub message may follow it (RFC 6455 §5.5.1), so free
+        the send buffer now rather than when the lock comes free."""
+        if self.outbox is not None:
+            self.outbox.discard()
+
+    def stop(self) -> None:
+        """The connection ended: free the send buffer and let the flusher return."""
+        self.discard_queued()
+        if self._flusher_wakeup is not None:
+            self._flusher_wakeup.set()
+
+    # ------------------------------------------------------------- internals
+
+    def _release(self) -> None:
+        if self._writers:
+            self._writers.unpark()
+        else:
+            self._writing = False
+
+    async def _send(self, data: bytes | memoryview, *, nowait_first: bool = False) -> None:
+        """Write ``data`` to the stream; a failure ends the connection."""
+        codec = self._codec
+        send_nowait = self._send_nowait
+        try:
+            if nowait_first and send_nowait is not None:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                sent = send_nowait(data)
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            codec.receive_eof()
+            self._lost()
+            raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+        except trio.Cancelled:
+            # A frame may be half written: the stream is unusable from here on.
+            codec.receive_eof()
+            self._lost()
+            raise
+
+    def _wake_flusher(self) -> None:
+        if not self._flusher_started:
+            self._flusher_started = True
+            self._nursery.start_soon(self._flush)
+        elif self._flusher_wakeup is not None:
+            self._flusher_wakeup.set()
+
+    async def _flush(self) -> None:
+        """Write queued hub messages until the connection ends, one frame at a time."""
+        outbox = self.outbox
+        assert outbox is not None
+        codec = self._codec
+        while not self._closed.is_set():
+            if outbox.partial is None and (not outbox.queued or codec.sending_fragments):
+                wakeup = self._flusher_wakeup = trio.Event()
+                await wakeup.wait()
+                self._flusher_wakeup = None
+                continue
+            if self._writing:
+                await self._writers.park()  # ownership is handed over by unpark()
+            else:
+                self._writing = True
+            try:
+                await self._write_queued(outbox, None)
+            except ConnectionClosed:
+                return
+            finally:
+                self._release()
+            await trio.lowlevel.checkpoint()
+
+    async def _write_queued(self, outbox: Outbox, before: int | None) -> None:
+        """Holding the lock: finish a partly written frame, then write control frames and
+        queued hub messages (those queued before the mark ``before``; all of them for the
+        flusher, which stops early when another writer waits)."""
+        codec = self._codec
+        while True:
+            partial = outbox.take_partial()
+            if partial is not None:
+                await self._send(partial)
+            if codec.has_data_to_send:  # pong or close: never behind queued data
+                await self._send(codec.data_to_send())
+            if codec.state is not State.OPEN:
+                outbox.discard()  # nothing may follow a close frame (RFC 6455 §5.5.1)
+                return
+            if codec.sending_fragments or (before is None and self._writers):
+                return  # no data frame inside a fragmented message (RFC 6455 §5.4)
+            frame = outbox.pop(before)
+            if frame is None:
+                return
+            await self._send(frame)

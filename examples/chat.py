@@ -1,15 +1,22 @@
-"""Chat room: every message goes to every member; ``/members`` lists who is here.
+"""Chat rooms on the hub: every message goes to everyone in the room; ``/members`` lists them.
 
-Two subprotocols in one registry: ``chat`` (text messages, broadcast) and ``chat.members``
-(a read-only feed of the member list, updated on every join and leave).
+Two subprotocols in one registry, the room picked by the query (``?room=lobby&name=ann``,
+default room ``lobby``):
+
+* ``chat``: text messages, published to the topic ``room:<room>``;
+* ``chat.members``: a read-only feed of the room's member list (topic ``members:<room>``),
+  updated on every join and leave.
+
+Publishing never waits for a slow member: each one has its own bounded send buffer, and a
+member that stops reading is disconnected with 1013 instead of stalling the room.
 
     python examples/chat.py 8000
     python -m trioproto serve examples.chat:registry --port 8000
 """
 
-import contextlib
 import json
 import sys
+from collections import defaultdict
 
 import trio
 
@@ -17,57 +24,52 @@ import trioproto
 
 registry = trioproto.Registry()
 
-
-class Room:
-    """Members and their outbound channels; plain Python state shared by the handlers."""
-
-    def __init__(self) -> None:
-        self.members: dict[str, trioproto.WebSocket] = {}
-        self.watchers: set[trioproto.WebSocket] = set()
-
-    async def broadcast(self, text: str) -> None:
-        for member in list(self.members.values()):
-            with contextlib.suppress(trioproto.ConnectionClosed):
-                await member.outbound.send(text)
-
-    async def announce_members(self) -> None:
-        listing = json.dumps(sorted(self.members))
-        for watcher in list(self.watchers):
-            with contextlib.suppress(trioproto.ConnectionClosed):
-                await watcher.outbound.send(listing)
+#: Who is in each room (plain state shared by the handlers of this process).
+members: defaultdict[str, set[str]] = defaultdict(set)
 
 
-room = Room()
+def room_and_name(ws: trioproto.WebSocket) -> tuple[str, str]:
+    query = ws.request.query if ws.request is not None else {}
+    return query.get("room", ["lobby"])[0], query.get("name", [str(ws.id)[:8]])[0]
+
+
+async def announce_members(hub: trioproto.Hub, room: str) -> None:
+    await hub.publish(f"members:{room}", json.dumps(sorted(members[room])))
 
 
 @registry.handler("chat")
 async def chat(ws: trioproto.WebSocket) -> None:
-    name = ws.request.query.get("name", [str(ws.id)[:8]])[0] if ws.request else str(ws.id)[:8]
-    room.members[name] = ws
+    assert ws.hub is not None
+    hub = ws.hub
+    room, name = room_and_name(ws)
+    topic = f"room:{room}"
+    await ws.subscribe(topic)
+    members[room].add(name)
     try:
-        await room.broadcast(f"* {name} joined")
-        await room.announce_members()
+        await hub.publish(topic, f"* {name} joined")
+        await announce_members(hub, room)
         async for message in ws.inbound:
             if message == "/members":
-                await ws.outbound.send(", ".join(sorted(room.members)))
+                await ws.send(", ".join(sorted(members[room])))
             else:
-                await room.broadcast(f"{name}: {message}")
+                await hub.publish(topic, f"{name}: {message}")
     finally:
-        del room.members[name]
-        with trio.CancelScope(shield=True), trio.move_on_after(1):
-            await room.broadcast(f"* {name} left")
-            await room.announce_members()
+        members[room].discard(name)
+        with trio.CancelScope(shield=True):  # publishing never waits: no timeout needed
+            await ws.unsubscribe(topic)
+            await hub.publish(topic, f"* {name} left")
+            await announce_members(hub, room)
+        if not members[room]:
+            del members[room]
 
 
 @registry.handler("chat.members")
-async def members(ws: trioproto.WebSocket) -> None:
-    room.watchers.add(ws)
-    try:
-        await ws.outbound.send(json.dumps(sorted(room.members)))
-        async for _ in ws.inbound:
-            pass  # read-only feed: ignore what the client sends
-    finally:
-        room.watchers.discard(ws)
+async def member_list(ws: trioproto.WebSocket) -> None:
+    room, _name = room_and_name(ws)
+    await ws.subscribe(f"members:{room}")
+    await ws.send(json.dumps(sorted(members.get(room, ()))))
+    async for _ in ws.inbound:
+        pass  # read-only feed: ignore what the client sends
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket as stdlib_socket
 import subprocess
@@ -46,10 +47,18 @@ def transport_pair() -> tuple[SocketTransport, SocketTransport]:
     return SocketTransport(left), SocketTransport(right)
 
 
+def _checkout_env() -> dict[str, str]:
+    """The environment for a program the tests start: it imports this checkout's
+    ``trioproto`` (a script's own directory would come first on ``sys.path`` otherwise, and an
+    installed copy after it)."""
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+
+
 async def start_program(*args: str) -> tuple[trio.Process, str]:
     """Start ``python ARGS`` in the repository root; return it and the URL it prints."""
     process = await trio.lowlevel.open_process(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE
+        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, env=_checkout_env()
     )
     assert process.stdout is not None
     buffer = b""

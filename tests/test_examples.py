@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import trio
 
 import trioproto
 from helpers import server_program
@@ -36,14 +37,23 @@ async def test_echo_example(examples: object) -> None:
 
 async def test_chat_example_broadcasts_and_lists_members(examples: object) -> None:
     chat = examples("chat")  # type: ignore[operator]
+    hub = trioproto.Hub()  # the test clients' servers share one hub, as one server's do
     async with (
-        open_test_client(chat.registry, "/?name=watcher", subprotocols=["chat.members"]) as watcher,
-        open_test_client(chat.registry, "/?name=ann", subprotocols=["chat"]) as ann,
+        open_test_client(
+            chat.registry, "/?name=watcher", subprotocols=["chat.members"], hub=hub
+        ) as watcher,
+        open_test_client(chat.registry, "/?name=ann", subprotocols=["chat"], hub=hub) as ann,
+        open_test_client(
+            chat.registry, "/?name=other&room=elsewhere", subprotocols=["chat"], hub=hub
+        ) as other,
     ):
         assert json.loads(await watcher.receive()) == []
         await ann.expect("* ann joined")
         assert json.loads(await watcher.receive()) == ["ann"]
-        async with open_test_client(chat.registry, "/?name=bob", subprotocols=["chat"]) as bob:
+        await other.expect("* other joined")
+        async with open_test_client(
+            chat.registry, "/?name=bob", subprotocols=["chat"], hub=hub
+        ) as bob:
             await ann.expect("* bob joined")
             await bob.expect("* bob joined")
             assert json.loads(await watcher.receive()) == ["ann", "bob"]
@@ -54,19 +64,32 @@ async def test_chat_example_broadcasts_and_lists_members(examples: object) -> No
             await ann.expect("ann, bob")
         await ann.expect("* bob left")
         assert json.loads(await watcher.receive()) == ["ann"]
+        await other.send("/members")
+        await other.expect("other")  # the other room heard nothing of the lobby
+    assert hub.statistics().topics == 0
 
 
-async def test_quotes_example_path_parameter_picks_feed(examples: object) -> None:
+async def test_quotes_example_one_feed_per_symbol(examples: object) -> None:
     quotes = examples("quotes")  # type: ignore[operator]
-    async with open_test_client(quotes.router, "/ws/quotes/acme?interval=0.001") as client:
-        first = json.loads(await client.receive())
-        second = json.loads(await client.receive())
-        assert first["symbol"] == second["symbol"] == "ACME"
-        assert isinstance(first["price"], float)
-    with pytest.raises(trioproto.HandshakeRejected) as info:
-        async with open_test_client(quotes.router, "/ws/other"):
-            pass  # pragma: no cover
-    assert info.value.status == 404
+    quotes.feeds.interval = 0.001
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(quotes.serve_quotes, 0)
+            url = f"ws://127.0.0.1:{server.port}/ws/quotes/acme"
+            async with trioproto.open_websocket(url) as one, trioproto.open_websocket(url) as two:
+                first = [json.loads(await one.receive()) for _ in range(5)]
+                assert {quote["symbol"] for quote in first} == {"ACME"}
+                assert isinstance(first[0]["price"], float)
+                assert quotes.feeds.ticks.keys() == {"ACME"}  # one feed for both clients
+                second = [json.loads(await two.receive()) for _ in range(5)]
+                ticks = [quote["tick"] for quote in first + second]
+                assert ticks[:5] == list(range(ticks[0], ticks[0] + 5))  # one price per tick
+            with pytest.raises(trioproto.HandshakeRejected) as info:
+                async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/ws/other"):
+                    pass  # pragma: no cover
+            assert info.value.status == 404
+            await server.aclose()
+            nursery.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize(
@@ -91,7 +114,6 @@ async def test_examples_run_as_programs(args: list[str]) -> None:
         ["examples/chat.py", "0"],
         ["-m", "trioproto", "serve", "examples.chat:registry", "--port", "0"],
         ["examples/quotes.py", "0"],
-        ["-m", "trioproto", "serve", "examples.quotes:router", "--port", "0"],
     ],
 )
 async def test_other_examples_start_and_stop(args: list[str]) -> None:

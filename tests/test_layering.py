@@ -20,6 +20,8 @@ PURE_MODULES = [
     "trioproto._registry",
     "trioproto._request",
     "trioproto._routing",
+    "trioproto._outbox",
+    "trioproto._prepared",
     *(
         f"trioproto._sansio.{module.name}"
         for module in pkgutil.iter_modules(trioproto._sansio.__path__)

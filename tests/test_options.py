@@ -18,6 +18,14 @@ def test_defaults_are_the_documented_ones() -> None:
     assert options.compression is trioproto.DEFAULT_COMPRESSION
     assert options.origins is None
     assert options.on_handshake is None
+    assert options.backpressure == trioproto.BackpressurePolicy("close", 1013)
+
+
+def test_backpressure_from_its_name() -> None:
+    options = trioproto.ServerOptions(backpressure="drop_oldest")
+    assert options.backpressure == trioproto.BackpressurePolicy("drop_oldest")
+    with pytest.raises(ValueError, match="on_limit must be one of"):
+        trioproto.ServerOptions(backpressure="drop_all")
 
 
 def test_frozen_and_origins_become_a_frozenset() -> None:
@@ -35,6 +43,7 @@ def test_frozen_and_origins_become_a_frozenset() -> None:
         ({"compression": True}, "compression must be a DeflatePolicy or None"),
         ({"origins": "https://a.example"}, "not one string"),
         ({"on_handshake": "hook"}, "on_handshake must be"),
+        ({"backpressure": 3}, "a BackpressurePolicy or str"),
     ],
 )
 def test_wrong_types_are_refused(arguments: dict[str, object], message: str) -> None:
@@ -62,3 +71,18 @@ def test_every_entry_point_shares_the_defaults(function: object) -> None:
     assert parameters["limits"].default is trioproto.DEFAULT_LIMITS
     assert "max_message_size" not in parameters
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        trioproto.serve,
+        trioproto.serve_until_signal,
+        trioproto.run,
+        trioproto.testing.open_test_server,
+    ],
+)
+def test_every_server_entry_point_takes_a_hub_and_a_policy(function: object) -> None:
+    parameters = inspect.signature(function).parameters  # type: ignore[arg-type]
+    assert parameters["hub"].default is None
+    assert parameters["backpressure"].default == trioproto.BackpressurePolicy()

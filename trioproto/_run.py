@@ -15,7 +15,9 @@ from typing import TextIO
 import trio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._hub import Hub
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
+from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
 
@@ -34,6 +36,8 @@ async def serve_until_signal(
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     origins: Collection[str | None] | None = None,
     on_handshake: HandshakeHook | None = None,
+    hub: Hub | None = None,
+    backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection with 1001 and return.
@@ -56,6 +60,8 @@ async def serve_until_signal(
                     compression=compression,
                     origins=origins,
                     on_handshake=on_handshake,
+                    hub=hub,
+                    backpressure=backpressure,
                     task_status=task_status,
                 )
             )
@@ -97,6 +103,8 @@ def run(
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     origins: Collection[str | None] | None = None,
     on_handshake: HandshakeHook | None = None,
+    hub: Hub | None = None,
+    backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts); the arguments
@@ -114,6 +122,8 @@ def run(
             compression=compression,
             origins=origins,
             on_handshake=on_handshake,
+            hub=hub,
+            backpressure=backpressure,
             announce=announce,
         )
     )

@@ -18,6 +18,7 @@ from .._connection_handler import ConnectionHandler
 from .._hub import Hub
 from .._nursery import open_task_nursery
 from .._options import DEFAULT_COMPRESSION, HandshakeHook, ServerOptions
+from .._outbox import DEFAULT_POLICY, BackpressurePolicy
 from .._sansio._deflate import DeflatePolicy
 from .._server import App, WebSocketServer, serve
 
@@ -175,6 +176,8 @@ async def open_test_server(
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     origins: Collection[str | None] | None = None,
     on_handshake: HandshakeHook | None = None,
+    hub: Hub | None = None,
+    backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
 ) -> WebSocketServer:
     """Start a real server for ``app`` on a free loopback port (``host``, port 0) in
     ``nursery``; the arguments are :func:`trioproto.serve`'s, with its defaults.
@@ -193,6 +196,8 @@ async def open_test_server(
             compression=compression,
             origins=origins,
             on_handshake=on_handshake,
+            hub=hub,
+            backpressure=backpressure,
         )
     )
     return server

@@ -34,10 +34,18 @@ class Feeds:
 
     async def run(self, hub: trioproto.Hub, *, task_status: trio.TaskStatus[None]) -> None:
         """Hold the feed tasks until cancelled."""
-        async with trio.open_nursery() as nursery:
-            self._hub, self._nursery = hub, nursery
-            task_status.started()
-            await trio.sleep_forever()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._hub, self._nursery = hub, nursery
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            self._hub = self._nursery = None
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run` is running (the feed tasks have a nursery)."""
+        return self._nursery is not None
 
     def watch(self, symbol: str) -> None:
         """Make sure ``symbol`` has its feed task (call after subscribing to its topic)."""
@@ -71,6 +79,9 @@ quote_registry = trioproto.Registry()
 async def quote_feed(ws: trioproto.WebSocket) -> None:
     assert ws.request is not None
     symbol = ws.request.path_params["symbol"].upper()
+    if not feeds.running:  # served by `python -m trioproto serve`: nothing publishes
+        await ws.close(1011, "no quote feeds here: run examples/quotes.py")
+        return
     await ws.subscribe(f"quotes:{symbol}", policy="drop_oldest")
     feeds.watch(symbol)
     async for _ in ws.inbound:

@@ -49,6 +49,24 @@ async def test_serve_echo_example_then_sigint() -> None:
             await process.wait()
 
 
+async def test_serve_with_a_backpressure_policy() -> None:
+    process, url = await _start(
+        "serve", "examples.chat:registry", "--port", "0",
+        "--backpressure", "drop_oldest", "--max-send-buffer", "65536",
+    )  # fmt: skip
+    try:
+        with trio.fail_after(20):
+            async with trioproto.open_websocket(f"{url}?name=ann", subprotocols=["chat"]) as ws:
+                assert await ws.receive() == "* ann joined"
+                await ws.send("hi")
+                assert await ws.receive() == "ann: hi"
+        assert await _stop(process) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 async def test_sigterm_also_stops_gracefully() -> None:
     process, _url = await _start("serve", "examples.echo:registry", "--port", "0")
     assert await stop_program(process, signal.SIGTERM) == 0
@@ -63,6 +81,7 @@ async def test_sigterm_also_stops_gracefully() -> None:
         (["serve", "no_such_module_here:x"], "No module named"),
         (["serve", "examples.echo:registry", "--certfile", "c.pem"], "go together"),
         (["serve", "examples.echo:registry", "--max-message-size", "-1"], "must not be negative"),
+        (["serve", "examples.echo:registry", "--backpressure", "drop"], "invalid choice"),
     ],
 )
 def test_bad_arguments_exit_2(

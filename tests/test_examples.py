@@ -92,6 +92,13 @@ async def test_quotes_example_one_feed_per_symbol(examples: object) -> None:
             nursery.cancel_scope.cancel()
 
 
+async def test_quotes_example_without_its_feeds_says_so(examples: object) -> None:
+    quotes = examples("quotes")  # type: ignore[operator]
+    assert not quotes.feeds.running
+    async with open_test_client(quotes.router, "/ws/quotes/acme") as client:
+        await client.expect_close(1011, "no quote feeds here: run examples/quotes.py")
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -4,6 +4,7 @@
 
     python -m trioproto serve MODULE:ATTR [--host H] [--port P] [--unix PATH]
             [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
+            [--max-send-buffer BYTES] [--backpressure close|drop_oldest|drop_newest]
             [--log-level LEVEL]
     python -m trioproto connect URL [--subprotocol P] [--no-compression]
 """
@@ -68,6 +69,19 @@ def _build_parser() -> argparse.ArgumentParser:
         default="deflate",
         help="permessage-deflate (RFC 7692), on by default",
     )
+    serve.add_argument(
+        "--max-send-buffer",
+        type=_size,
+        default=DEFAULT_LIMITS.max_send_buffer,
+        metavar="BYTES",
+        help="hub messages queued for one slow client (default 1048576; 0: unlimited)",
+    )
+    serve.add_argument(
+        "--backpressure",
+        choices=("close", "drop_oldest", "drop_newest"),
+        default="close",
+        help="past --max-send-buffer: close the client with 1013 (default), or drop messages",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     connect = commands.add_parser(
         "connect", help="interactive client: send each line typed, print what arrives"
@@ -125,7 +139,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from ._tls import server_ssl_context
 
         ssl_context = server_ssl_context(args.certfile, args.keyfile)
-    limits = Limits(max_message_size=args.max_message_size)
+    limits = Limits(max_message_size=args.max_message_size, max_send_buffer=args.max_send_buffer)
     compression = DEFAULT_COMPRESSION if args.compression == "deflate" else None
     run(
         app,
@@ -135,5 +149,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         ssl_context=ssl_context,
         limits=limits,
         compression=compression,
+        backpressure=args.backpressure,
     )
     return 0

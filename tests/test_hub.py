@@ -536,6 +536,7 @@ async def test_two_hubs_over_a_backplane(start_server: StartServer) -> None:
     first, second = LinkedBackplane(peers), LinkedBackplane(peers)
     hub_one, hub_two = trioproto.Hub(backplane=first), trioproto.Hub(backplane=second)
     assert hub_one.node_id != hub_two.node_id
+    assert trioproto.Hub(node_id="worker-1").node_id == "worker-1"
     server_one = await start_server(subscribing_registry(), hub=hub_one)
     server_two = await start_server(subscribing_registry(), hub=hub_two)
     assert hub_one.running and hub_two.running

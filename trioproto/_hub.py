@@ -19,4 +19,5 @@ class Hub(BaseHub[WebSocket]):
     Args:
         backplane: carries messages to other nodes (a :class:`~trioproto.Backplane`);
             ``None`` keeps the hub in this process.
+        node_id: this node's id among the nodes of a backplane; a new uuid4 hex if ``None``.
     """

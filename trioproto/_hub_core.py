@@ -113,15 +113,16 @@ class BaseHub(Generic[Connection]):
     Args:
         backplane: carries messages to other nodes (see :mod:`trioproto._backplane`);
             ``None`` keeps the hub in this process.
+        node_id: this node's id among the nodes of a backplane; a new uuid4 hex if ``None``.
 
     Attributes:
         node_id: this hub's id among the nodes of a backplane (uuid4 hex).
         backplane: the backplane, or ``None``.
     """
 
-    def __init__(self, backplane: Backplane | None = None) -> None:
+    def __init__(self, backplane: Backplane | None = None, *, node_id: str | None = None) -> None:
         self.backplane = backplane
-        self.node_id = uuid.uuid4().hex
+        self.node_id = node_id if node_id is not None else uuid.uuid4().hex
         self._connections: dict[uuid.UUID, Connection] = {}
         # topic -> {connection: its policy for that topic, None for the connection's default}
         self._topics: dict[str, dict[Connection, BackpressurePolicy | None]] = {}

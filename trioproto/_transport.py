@@ -126,6 +126,14 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         except OSError as exc:
             raise self._translate(exc) from exc
 
+    async def send_all_after_yield(self, data: bytes | bytearray | memoryview) -> None:
+        """:meth:`send_all` for a caller that has just passed a schedule point: it checks for
+        cancellation, and yields only if the socket cannot take everything now."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        sent = self.send_nowait(data)
+        if sent < len(data):
+            await self.send_all(memoryview(data)[sent:])
+
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the socket is writable."""
         self._check_open()

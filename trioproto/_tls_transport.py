@@ -1,0 +1,370 @@
+"""TLS over the socket transport: :class:`ssl.SSLObject` driven through two memory BIOs.
+
+:class:`trio.SSLStream` works over any stream, which costs it a lock, a conflict detector and
+a retry loop per call, and it reads at most one TLS record per call. This stream does what
+asyncio's TLS layer does instead: ciphertext moves between the socket and two
+:class:`ssl.MemoryBIO` buffers, and OpenSSL only ever sees those buffers. It runs over a
+:class:`~trioproto._transport.SocketTransport`, so every system call keeps that module's rule
+(no call on a descriptor number after its socket was closed): this module never touches the
+descriptor, it only calls the transport.
+
+Reading (:meth:`TLSTransport.receive_some`): decrypt what OpenSSL already holds; only when it
+needs more (``SSLWantReadError``), read up to 64 KiB of ciphertext from the socket into the
+incoming BIO, and try again. One call returns the plaintext of every complete record buffered
+(up to ``max_bytes``), so a 64 KiB message costs one call, not four (a record carries at most
+16 KiB, RFC 8446 §5.1). Decrypted bytes exist only between ``SSLObject.read`` and ``return``,
+with no checkpoint in between, so a cancelled receive loses nothing: unread ciphertext stays in
+the BIO, undecrypted plaintext in OpenSSL.
+
+Writing (:meth:`TLSTransport.send_all`): encrypt into the outgoing BIO, then write everything
+pending with one non-blocking system call; only if the socket is full, wait until it is
+writable. Ciphertext taken out of the BIO and not yet written is kept (``_unsent``) until it is,
+so a cancelled write never leaves half a record behind: the stream stays consistent, and what
+was encrypted goes out with the next write. One task at a time pushes ciphertext to the socket
+(a hand-over lock, uncontended in the common case); a receive that produced handshake messages
+of its own (a TLS 1.3 KeyUpdate answer, RFC 8446 §4.6.3) leaves them to that task if one is
+writing, or writes them itself before it waits for more input.
+
+Handshake: done on first use (or by :meth:`TLSTransport.do_handshake`), inside whatever timeout
+the caller holds; the server's is ``Timeouts.handshake``. Renegotiation (TLS 1.2; TLS 1.3 has
+none) is refused: the transport sets ``ssl.OP_NO_RENEGOTIATION`` on any context it is given
+(:func:`refuse_renegotiation`), so a renegotiation attempt gets a ``no_renegotiation`` alert.
+
+Closing (:meth:`TLSTransport.aclose`): the close_notify alert (RFC 8446 §6.1) is written with
+one non-blocking system call, and the socket closed: closing never waits for the peer. A peer's
+close_notify ends the stream (``b""``). An end of the TCP stream without it, mid-record or not,
+is a truncation (RFC 8446 §6.1) and raises :class:`trio.BrokenResourceError`; so does any TLS
+error. The stream is a :class:`trio.abc.Stream`, not half-closeable: after its close_notify
+OpenSSL sends nothing more, so ``send_eof`` could not be undone by a reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import ssl
+
+import trio
+
+from ._transport import SocketTransport
+
+__all__ = ["TLSTransport", "refuse_renegotiation"]
+
+#: Ciphertext read from the socket at once: a 64 KiB message and its record overhead in one
+#: system call (the connection reads 256 KiB at a time too).
+_CIPHERTEXT_READ_SIZE = 256 * 1024
+#: Plaintext returned by ``receive_some()`` without ``max_bytes``.
+_DEFAULT_RECEIVE_SIZE = 64 * 1024
+#: Plaintext encrypted per write by ``send_all``: bounds the ciphertext held at once.
+_ENCRYPT_CHUNK = 256 * 1024
+
+
+def refuse_renegotiation(context: ssl.SSLContext) -> ssl.SSLContext:
+    """Set ``OP_NO_RENEGOTIATION`` on ``context`` and return it: a TLS 1.2 peer asking to
+    renegotiate gets a ``no_renegotiation`` alert and the handshake it wanted never happens
+    (RFC 5746 §4.5 lets either side refuse; TLS 1.3 removed renegotiation)."""
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    return context
+
+
+class TLSTransport(trio.abc.Stream):
+    """TLS over a :class:`SocketTransport`, with :class:`trio.SSLStream`'s error contract.
+
+    Args:
+        transport: the connected socket transport; this stream owns and closes it.
+        context: the TLS context (its certificates, ALPN, versions apply as given); it is set
+            to refuse renegotiation.
+        server_side: the server end of the handshake.
+        server_hostname: for a client, the name the certificate must match (and SNI).
+
+    A reset or broken connection and every TLS error raise :class:`trio.BrokenResourceError`
+    (and the stream stays broken); using the stream after :meth:`aclose` raises
+    :class:`trio.ClosedResourceError`; two tasks sending (or receiving) at once raise
+    :class:`trio.BusyResourceError`.
+    """
+
+    def __init__(
+        self,
+        transport: SocketTransport,
+        context: ssl.SSLContext,
+        *,
+        server_side: bool,
+        server_hostname: str | None = None,
+    ) -> None:
+        self.transport = transport
+        if not context.options & ssl.OP_NO_RENEGOTIATION:
+            refuse_renegotiation(context)
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self.ssl_object = context.wrap_bio(
+            self._incoming,
+            self._outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+        )
+        self._unsent: bytes | memoryview = b""  # taken from the outgoing BIO, not yet written
+        self._handshake_done = False
+        self._handshaking: trio.Event | None = None  # set while a task runs the handshake
+        self._receiving = False
+        self._sending = False
+        self._writing = False  # a task is pushing ciphertext to the socket
+        self._writers = trio.lowlevel.ParkingLot()
+        self._broken = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ handshake
+
+    async def do_handshake(self) -> None:
+        """Run the TLS handshake now (it otherwise runs on first use); a no-op once done.
+
+        A failure (a certificate, version or ALPN mismatch, a plaintext peer, an end of
+        stream) raises :class:`trio.BrokenResourceError`.
+        """
+        self._check_usable()
+        if self._handshake_done:
+            await trio.lowlevel.checkpoint()
+            return
+        await self._handshake()
+
+    def selected_alpn_protocol(self) -> str | None:
+        """The protocol both sides agreed on with ALPN (RFC 7301), if any."""
+        return self.ssl_object.selected_alpn_protocol()
+
+    def version(self) -> str | None:
+        """The TLS version negotiated (``"TLSv1.3"``), or ``None`` before the handshake."""
+        return self.ssl_object.version()
+
+    async def _handshake(self) -> None:
+        if self._handshaking is not None:  # another task is at it: wait for its outcome
+            await self._handshaking.wait()
+            self._check_usable()
+            if not self._handshake_done:
+                raise trio.BrokenResourceError("the TLS handshake failed in another task")
+            return
+        self._handshaking = trio.Event()
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            while True:
+                try:
+                    self.ssl_object.do_handshake()
+                    done = True
+                except ssl.SSLWantReadError:
+                    done = False
+                except ssl.SSLError as exc:
+                    with contextlib.suppress(trio.BrokenResourceError):
+                        self._write_what_fits()  # the alert telling the peer why, if it fits
+                    raise self._fail(exc) from exc
+                try:
+                    await self._flush()
+                except trio.BrokenResourceError:
+                    if not done:
+                        raise
+                    # A peer that sent its last flight and hung up cannot take ours (TLS 1.3
+                    # session tickets, say): what it sent before leaving is still readable.
+                if done:
+                    break
+                await self._read_ciphertext()
+            self._handshake_done = True
+        finally:
+            self._handshaking.set()
+            self._handshaking = None
+
+    # ------------------------------------------------------------------ receiving
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Return decrypted bytes (at most ``max_bytes``), waiting for some; ``b""`` once the
+        peer sent close_notify. Cancelling it is safe: no byte is consumed unless returned."""
+        if max_bytes is None:
+            size = _DEFAULT_RECEIVE_SIZE
+        else:
+            size = operator.index(max_bytes)
+            if size < 1:
+                raise ValueError("max_bytes must be at least 1")
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this stream")
+        self._receiving = True
+        try:
+            self._check_usable()
+            if self._handshake_done:
+                await trio.lowlevel.checkpoint_if_cancelled()
+                waited = False
+            else:
+                await self._handshake()
+                waited = True
+            while True:
+                data = self._decrypt(size)
+                if data is not None:
+                    if not waited:
+                        # Reading the socket was the schedule point otherwise (trio's rule).
+                        await trio.lowlevel.cancel_shielded_checkpoint()
+                    return data
+                if not self._writing and (self._unsent or self._outgoing.pending):
+                    # What decrypting produced (a KeyUpdate answer), or what a cancelled send
+                    # left: written if the socket takes it now, never waited for, since the
+                    # peer may itself be waiting for us to read (both socket buffers full).
+                    with contextlib.suppress(trio.BrokenResourceError):
+                        self._write_what_fits()
+                await self._read_ciphertext()
+                waited = True
+        finally:
+            self._receiving = False
+
+    def _decrypt(self, size: int) -> bytes | None:
+        """Up to ``size`` bytes of plaintext from the records buffered; ``b""`` after the
+        peer's close_notify; ``None`` when a whole record has yet to arrive."""
+        try:
+            data = self.ssl_object.read(size)
+        except ssl.SSLWantReadError:
+            return None
+        except ssl.SSLError as exc:
+            raise self._fail(exc) from exc
+        if not data or len(data) == size:
+            return data
+        # More complete records may be buffered: return them in this call too.
+        parts = [data]
+        total = len(data)
+        while total < size:
+            try:
+                more = self.ssl_object.read(size - total)
+            except ssl.SSLError:
+                break  # WantRead, or an error the next call raises (OpenSSL keeps it)
+            if not more:
+                break  # close_notify after the data: the next call returns b""
+            parts.append(more)
+            total += len(more)
+        return data if len(parts) == 1 else b"".join(parts)
+
+    async def _read_ciphertext(self) -> None:
+        """Move what the socket has into the incoming BIO (the end of the stream too)."""
+        try:
+            ciphertext = await self.transport.receive_some(_CIPHERTEXT_READ_SIZE)
+        except trio.BrokenResourceError:
+            self._broken = True
+            raise
+        if ciphertext:
+            self._incoming.write(ciphertext)
+        else:
+            self._incoming.write_eof()  # OpenSSL then reports the truncation, or close_notify
+
+    # ------------------------------------------------------------------ sending
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt and write all of ``data``. If cancelled midway, what was already encrypted
+        is still written by the next operation; the stream stays usable."""
+        await self._send(data, after_yield=False)
+
+    async def send_all_after_yield(self, data: bytes | bytearray | memoryview) -> None:
+        """:meth:`send_all` for a caller that has just passed a schedule point: it checks for
+        cancellation, and yields only if the socket cannot take everything now."""
+        await self._send(data, after_yield=True)
+
+    async def _send(self, data: bytes | bytearray | memoryview, *, after_yield: bool) -> None:
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        self._sending = True
+        try:
+            self._check_usable()
+            if not self._handshake_done:
+                await self._handshake()
+            else:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            if len(data) <= _ENCRYPT_CHUNK:
+                if data:
+                    self._encrypt(data)
+                waited = await self._flush()
+            else:
+                view = memoryview(data)
+                waited = False
+                for start in range(0, len(view), _ENCRYPT_CHUNK):
+                    self._encrypt(view[start : start + _ENCRYPT_CHUNK])
+                    waited = await self._flush() or waited
+            if not (after_yield or waited):
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    def _encrypt(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self.ssl_object.write(data)
+        except ssl.SSLError as exc:
+            raise self._fail(exc) from exc
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Wait until the socket can take more ciphertext."""
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        self._sending = True
+        try:
+            self._check_usable()
+            await self.transport.wait_send_all_might_not_block()
+        finally:
+            self._sending = False
+
+    async def _flush(self) -> bool:
+        """Write every byte of ciphertext pending, in order, one task at a time; return
+        whether it had to wait (a schedule point). Nothing is lost if it is cancelled."""
+        waited = False
+        if self._writing:
+            await self._writers.park()  # the writing task hands the duty over when done
+            waited = True
+        else:
+            self._writing = True
+        try:
+            while not self._write_what_fits():
+                await self.transport.wait_send_all_might_not_block()
+                waited = True
+            return waited
+        finally:
+            if self._writers:
+                self._writers.unpark()
+            else:
+                self._writing = False
+
+    def _write_what_fits(self) -> bool:
+        """Write pending ciphertext, in order, while the socket takes it, without waiting;
+        keep the rest for later. Return whether nothing is left."""
+        while True:
+            if not self._unsent:
+                if not self._outgoing.pending:
+                    return True
+                self._unsent = self._outgoing.read()
+            self._check_usable()
+            sent = self.transport.send_nowait(self._unsent)  # a broken socket stays broken
+            if sent < len(self._unsent):
+                self._unsent = memoryview(self._unsent)[sent:]
+                return False
+            self._unsent = b""
+
+    # ------------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        """Send close_notify if the socket takes it at once, then close; idempotent, and
+        done even in a cancelled scope (the only checkpoint comes last)."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        """:meth:`aclose` without the checkpoint: nothing here waits."""
+        if self._closed:
+            return
+        if self._handshake_done and not self._broken:
+            with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: no wait for the reply
+                self.ssl_object.unwrap()  # queues close_notify (RFC 8446 §6.1)
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                self._write_what_fits()  # what does not fit now is dropped
+        self._closed = True
+        self.transport.close()
+
+    # ------------------------------------------------------------------ state
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the stream was closed")
+        if self._broken:
+            raise trio.BrokenResourceError("the TLS connection is broken")
+
+    def _fail(self, exc: ssl.SSLError) -> trio.BrokenResourceError:
+        self._broken = True
+        if isinstance(exc, ssl.SSLEOFError):
+            return trio.BrokenResourceError("the peer ended the connection without close_notify")
+        return trio.BrokenResourceError(f"TLS error: {exc.reason or exc}")

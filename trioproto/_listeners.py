@@ -6,10 +6,11 @@ served in a task of the handler nursery. ``max_connections`` is a
 in the listen backlog (TCP pushes back) instead of accepting and dropping them.
 
 A :class:`trio.SocketListener` is accepted from its socket directly and served over
-:class:`~trioproto._transport.SocketTransport` (the fast plain-TCP path); any other listener
-(trio's ``SSLListener``, a memory listener, your own) through its ``accept()``. With an
-``ssl_context`` the accepted stream is wrapped in :class:`trio.SSLStream`; the TLS handshake
-then happens on the first read, inside the opening handshake's timeout.
+:class:`~trioproto._transport.SocketTransport` (the fast plain-TCP path), or with an
+``ssl_context`` over :class:`~trioproto._tls_transport.TLSTransport` on top of it; any other
+listener (trio's ``SSLListener``, a memory listener, your own) through its ``accept()``, its
+stream wrapped in :class:`trio.SSLStream` when there is an ``ssl_context``. Either way the TLS
+handshake happens on the first read, inside the opening handshake's timeout.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TypeAlias
 
 import trio
 
+from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 
 __all__ = ["StreamCallback", "accept_forever", "open_tcp_listeners", "open_unix_listener"]
@@ -100,14 +102,17 @@ async def _accept(
     if isinstance(listener, trio.SocketListener):
         sock, _address = await listener.socket.accept()
         remote = _peer_address(sock)
+        transport = SocketTransport(sock)
         stream: trio.abc.Stream = (
-            SocketTransport(sock) if ssl_context is None else trio.SocketStream(sock)
+            transport
+            if ssl_context is None
+            else TLSTransport(transport, ssl_context, server_side=True)
         )
     else:
         stream = await listener.accept()
         remote = _stream_peer_address(stream)
-    if ssl_context is not None:
-        stream = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
+        if ssl_context is not None:
+            stream = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
     return _AcceptedStream(stream, remote, sock)
 
 

@@ -31,6 +31,7 @@ from ._closed import ConnectionClosed
 from ._exceptions import LocalProtocolError
 from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
+from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 
 __all__ = ["Writer"]
@@ -70,8 +71,14 @@ class Writer:
         self._closed = closed
         self._writing = False
         self._writers = trio.lowlevel.ParkingLot()
-        # The fast path of a plain socket, decided once.
+        # The fast paths of our own transports, decided once: a non-waiting write (plain
+        # sockets) for hub messages, and a write that skips the second yield after receive().
         self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
+        self._send_after_yield = (
+            stream.send_all_after_yield
+            if type(stream) is SocketTransport or type(stream) is TLSTransport
+            else None
+        )
         self._flusher_started = False
         self._flusher_wakeup: trio.Event | None = None
         #: Hub messages written or queued.
@@ -189,15 +196,12 @@ class Writer:
     async def _send(self, data: bytes | memoryview, *, nowait_first: bool = False) -> None:
         """Write ``data`` to the stream; a failure ends the connection."""
         codec = self._codec
-        send_nowait = self._send_nowait
+        send_after_yield = self._send_after_yield
         try:
-            if nowait_first and send_nowait is not None:
-                await trio.lowlevel.checkpoint_if_cancelled()
-                sent = send_nowait(data)
-                if sent == len(data):
-                    return
-                data = memoryview(data)[sent:]
-            await self._stream.send_all(data)
+            if nowait_first and send_after_yield is not None:
+                await send_after_yield(data)
+            else:
+                await self._stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             codec.receive_eof()
             self._lost()

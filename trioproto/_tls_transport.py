@@ -9,33 +9,38 @@ asyncio's TLS layer does instead: ciphertext moves between the socket and two
 descriptor, it only calls the transport.
 
 Reading (:meth:`TLSTransport.receive_some`): decrypt what OpenSSL already holds; only when it
-needs more (``SSLWantReadError``), read up to 64 KiB of ciphertext from the socket into the
-incoming BIO, and try again. One call returns the plaintext of every complete record buffered
-(up to ``max_bytes``), so a 64 KiB message costs one call, not four (a record carries at most
-16 KiB, RFC 8446 §5.1). Decrypted bytes exist only between ``SSLObject.read`` and ``return``,
-with no checkpoint in between, so a cancelled receive loses nothing: unread ciphertext stays in
-the BIO, undecrypted plaintext in OpenSSL.
+needs more, read up to 64 KiB of ciphertext from the socket into the incoming BIO, and decrypt
+again. One call returns the plaintext of every complete record buffered (up to ``max_bytes``),
+not one record per call as trio's stream does (a record carries at most 16 KiB, RFC 8446
+§5.1). Two costs are avoided on purpose: each ``SSLObject.read`` asks for at most one record's
+16 KiB (a larger request allocates the whole buffer, which glibc maps and unmaps past 128 KiB),
+and when the BIO is empty after a read the next one is not tried (the ``SSLWantReadError`` it
+would raise costs as much as the read). Decrypted bytes exist only between
+``SSLObject.read`` and ``return``, with no checkpoint in between, so a cancelled receive loses
+nothing: unread ciphertext stays in the BIO, undecrypted records in OpenSSL.
 
 Writing (:meth:`TLSTransport.send_all`): encrypt into the outgoing BIO, then write everything
 pending with one non-blocking system call; only if the socket is full, wait until it is
 writable. Ciphertext taken out of the BIO and not yet written is kept (``_unsent``) until it is,
 so a cancelled write never leaves half a record behind: the stream stays consistent, and what
 was encrypted goes out with the next write. One task at a time pushes ciphertext to the socket
-(a hand-over lock, uncontended in the common case); a receive that produced handshake messages
-of its own (a TLS 1.3 KeyUpdate answer, RFC 8446 §4.6.3) leaves them to that task if one is
-writing, or writes them itself before it waits for more input.
+(a hand-over lock, uncontended in the common case). A receive that finds ciphertext pending (a
+TLS 1.3 KeyUpdate answer, RFC 8446 §4.6.3, or what a cancelled send left) writes what the
+socket takes at once and never waits for more: the peer may itself be blocked writing to us,
+waiting for this very receive to drain its data.
 
 Handshake: done on first use (or by :meth:`TLSTransport.do_handshake`), inside whatever timeout
 the caller holds; the server's is ``Timeouts.handshake``. Renegotiation (TLS 1.2; TLS 1.3 has
 none) is refused: the transport sets ``ssl.OP_NO_RENEGOTIATION`` on any context it is given
 (:func:`refuse_renegotiation`), so a renegotiation attempt gets a ``no_renegotiation`` alert.
 
-Closing (:meth:`TLSTransport.aclose`): the close_notify alert (RFC 8446 §6.1) is written with
-one non-blocking system call, and the socket closed: closing never waits for the peer. A peer's
-close_notify ends the stream (``b""``). An end of the TCP stream without it, mid-record or not,
-is a truncation (RFC 8446 §6.1) and raises :class:`trio.BrokenResourceError`; so does any TLS
-error. The stream is a :class:`trio.abc.Stream`, not half-closeable: after its close_notify
-OpenSSL sends nothing more, so ``send_eof`` could not be undone by a reply.
+Closing (:meth:`TLSTransport.aclose`): the close_notify alert (RFC 8446 §6.1) is written if the
+socket takes it at once, and the socket closed: closing never waits, for the socket or for the
+peer's answer. A peer's close_notify ends the stream (``b""``). An end of the TCP stream without
+it, mid-record or not, is a truncation (RFC 8446 §6.1) and raises
+:class:`trio.BrokenResourceError`; so does any TLS error, and the stream stays broken. It is a
+:class:`trio.abc.Stream`, not half-closeable: TLS 1.2 peers answer close_notify by closing, so
+``send_eof`` could not promise that receiving still works (and WebSocket does not need it).
 """
 
 from __future__ import annotations
@@ -50,9 +55,11 @@ from ._transport import SocketTransport
 
 __all__ = ["TLSTransport", "refuse_renegotiation"]
 
-#: Ciphertext read from the socket at once: a 64 KiB message and its record overhead in one
-#: system call (the connection reads 256 KiB at a time too).
-_CIPHERTEXT_READ_SIZE = 256 * 1024
+#: Ciphertext read from the socket at once: several records per system call, and still a
+#: buffer glibc takes from its heap (past 128 KiB it maps fresh pages for every read).
+_CIPHERTEXT_READ_SIZE = 64 * 1024
+#: The most plaintext one record carries (RFC 8446 §5.1, RFC 5246 §6.2.1).
+_RECORD_PLAINTEXT_MAX = 16 * 1024
 #: Plaintext returned by ``receive_some()`` without ``max_bytes``.
 _DEFAULT_RECEIVE_SIZE = 64 * 1024
 #: Plaintext encrypted per write by ``send_all``: bounds the ciphertext held at once.
@@ -103,6 +110,7 @@ class TLSTransport(trio.abc.Stream):
             server_hostname=server_hostname,
         )
         self._unsent: bytes | memoryview = b""  # taken from the outgoing BIO, not yet written
+        self._may_decrypt = True  # OpenSSL may hold a record: False once it asked for more
         self._handshake_done = False
         self._handshaking: trio.Event | None = None  # set while a task runs the handshake
         self._receiving = False
@@ -212,27 +220,37 @@ class TLSTransport(trio.abc.Stream):
     def _decrypt(self, size: int) -> bytes | None:
         """Up to ``size`` bytes of plaintext from the records buffered; ``b""`` after the
         peer's close_notify; ``None`` when a whole record has yet to arrive."""
-        try:
-            data = self.ssl_object.read(size)
-        except ssl.SSLWantReadError:
+        if not self._may_decrypt:  # nothing arrived since OpenSSL last asked for more
             return None
-        except ssl.SSLError as exc:
-            raise self._fail(exc) from exc
-        if not data or len(data) == size:
-            return data
-        # More complete records may be buffered: return them in this call too.
-        parts = [data]
-        total = len(data)
+        parts: list[bytes] = []
+        total = 0
         while total < size:
             try:
-                more = self.ssl_object.read(size - total)
-            except ssl.SSLError:
-                break  # WantRead, or an error the next call raises (OpenSSL keeps it)
-            if not more:
-                break  # close_notify after the data: the next call returns b""
-            parts.append(more)
-            total += len(more)
-        return data if len(parts) == 1 else b"".join(parts)
+                # One record at most per call, so a bigger buffer would only be allocated
+                # (and, past glibc's mmap threshold, mapped) to be shrunk again.
+                chunk = self.ssl_object.read(min(size - total, _RECORD_PLAINTEXT_MAX))
+            except ssl.SSLWantReadError:
+                self._may_decrypt = False
+                break
+            except ssl.SSLError as exc:
+                failure = self._fail(exc)
+                if parts:
+                    break  # the plaintext before it first; the next call raises
+                raise failure from exc
+            if not chunk:  # close_notify
+                if parts:
+                    break  # the next call returns b""
+                return b""
+            parts.append(chunk)
+            total += len(chunk)
+            if not self._incoming.pending and not self.ssl_object.pending():
+                # Neither a complete record nor decrypted bytes left: spare the exception
+                # OpenSSL would raise to say so (it costs as much as the read).
+                self._may_decrypt = False
+                break
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def _read_ciphertext(self) -> None:
         """Move what the socket has into the incoming BIO (the end of the stream too)."""
@@ -245,6 +263,7 @@ class TLSTransport(trio.abc.Stream):
             self._incoming.write(ciphertext)
         else:
             self._incoming.write_eof()  # OpenSSL then reports the truncation, or close_notify
+        self._may_decrypt = True
 
     # ------------------------------------------------------------------ sending
 

@@ -30,6 +30,8 @@ from ._sansio._deflate import DeflatePolicy, PerMessageDeflate, accept_client, c
 from ._sansio._handshake import client_request, generate_key, validate_response
 from ._sansio._http import Response, ResponseHeadParser
 from ._tls import client_ssl_context
+from ._tls_transport import TLSTransport
+from ._transport import SocketTransport
 from ._url import WebSocketURL, parse_url
 
 __all__ = ["connect_websocket", "open_websocket"]
@@ -140,14 +142,16 @@ async def connect_websocket(
     target = parse_url(url) if isinstance(url, str) else url
     if target.secure and ssl_context is None:
         ssl_context = client_ssl_context()
+    opened_here = stream is None
     if stream is None:
         stream = await _connect_tcp(target, connect_timeout, retry_delay, max_retries)
     try:
         with trio.fail_after(seconds_or_forever(connect_timeout)):
             transport: trio.abc.Stream = stream
             if ssl_context is not None:
-                transport = trio.SSLStream(stream, ssl_context, server_hostname=target.host)
-                await transport.do_handshake()
+                tls = _tls_client(stream, ssl_context, target.host, opened_here=opened_here)
+                await tls.do_handshake()
+                transport = tls
             subprotocol, compressor, trailing = await _handshake(
                 transport, target, subprotocols, headers, origin, limits, compression
             )
@@ -173,6 +177,18 @@ async def connect_websocket(
     if timeouts.ping_interval is not None:
         nursery.start_soon(keep_alive, websocket, timeouts.ping_interval, timeouts.ping_timeout)
     return websocket
+
+
+def _tls_client(
+    stream: trio.abc.Stream, context: ssl.SSLContext, hostname: str, *, opened_here: bool
+) -> TLSTransport | trio.SSLStream[trio.abc.Stream]:
+    """TLS over ``stream``: the lean transport on a socket this module opened (nobody else
+    holds it, so nobody else can close it under the transport), trio's SSLStream otherwise."""
+    if opened_here and isinstance(stream, trio.SocketStream):
+        return TLSTransport(
+            SocketTransport(stream.socket), context, server_side=False, server_hostname=hostname
+        )
+    return trio.SSLStream(stream, context, server_hostname=hostname)
 
 
 async def _connect_tcp(

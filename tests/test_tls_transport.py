@@ -506,3 +506,33 @@ async def test_server_survives_a_client_vanishing_mid_record(
     assert server.statistics().failed_handshakes == 1
     records = [r for r in caplog.records if r.name == "trioproto"]
     assert all(r.levelno <= logging.DEBUG and r.exc_info is None for r in records)
+
+
+@pytest.mark.parametrize("own_socket", [True, False])
+async def test_client_wss_over_its_own_socket_or_a_given_stream(
+    start_server: StartServer,
+    server_context: ssl.SSLContext,
+    client_context: ssl.SSLContext,
+    nursery: trio.Nursery,
+    own_socket: bool,
+) -> None:
+    """The client puts the TLS transport on a socket it opened itself; a stream the caller
+    hands in (someone else may close it) keeps trio.SSLStream. Both talk to the server."""
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        async for message in ws.inbound:
+            await ws.send(message)
+
+    server = await start_server(registry, ssl_context=server_context)
+    given = None if own_socket else await trio.open_tcp_stream("127.0.0.1", server.port)
+    with trio.fail_after(10):
+        ws = await trioproto.connect_websocket(
+            nursery, f"wss://localhost:{server.port}/", ssl_context=client_context, stream=given
+        )
+        expected = TLSTransport if own_socket else trio.SSLStream
+        assert type(ws._stream) is expected
+        await ws.send(b"x" * 100_000)
+        assert await ws.receive() == b"x" * 100_000
+        await ws.aclose()

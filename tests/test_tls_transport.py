@@ -450,6 +450,57 @@ async def test_renegotiation_is_refused(
     assert "no renegotiation" in text.lower() or "no_renegotiation" in text.lower(), text
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_renegotiation_requested_by_the_server_is_refused(
+    pem_files: Path, client_context: ssl.SSLContext
+) -> None:
+    """Our client end, against ``openssl s_server`` sending a HelloRequest (its ``r``
+    command, TLS 1.2): the client answers no_renegotiation, the server gives up."""
+    command = [
+        "openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2",
+        "-cert", str(pem_files / "server.pem"),
+    ]  # fmt: skip
+    output = bytearray()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            process = await trio.lowlevel.open_process(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            assert process.stdin is not None and process.stdout is not None
+            output_changed = trio.Event()
+
+            async def collect(stream: trio.abc.ReceiveStream) -> None:
+                nonlocal output_changed
+                async for chunk in stream:
+                    output.extend(chunk)
+                    output_changed.set()
+                    output_changed = trio.Event()
+
+            nursery.start_soon(collect, process.stdout)
+            while b"ACCEPT 127.0.0.1:" not in output:
+                await output_changed.wait()
+            port = int(output.split(b"ACCEPT 127.0.0.1:")[1].split(b"\n")[0])
+            sock = trio.socket.socket()
+            await sock.connect(("127.0.0.1", port))
+            client = TLSTransport(
+                SocketTransport(sock),
+                client_context,
+                server_side=False,
+                server_hostname="localhost",
+            )
+            await client.send_all(b"before\n")
+            assert client.version() == "TLSv1.2"
+            while b"before" not in output:
+                await output_changed.wait()
+            await process.stdin.send_all(b"r\n")
+            with pytest.raises(trio.BrokenResourceError):
+                await receive_until_the_end(client)
+            await client.aclose()
+            process.kill()
+            await process.wait()
+    assert b"no renegotiation" in output, output.decode(errors="replace")
+
+
 async def test_server_survives_a_client_vanishing_mid_record(
     start_server: StartServer,
     server_context: ssl.SSLContext,

@@ -68,8 +68,8 @@ _ENCRYPT_CHUNK = 256 * 1024
 
 def refuse_renegotiation(context: ssl.SSLContext) -> ssl.SSLContext:
     """Set ``OP_NO_RENEGOTIATION`` on ``context`` and return it: a TLS 1.2 peer asking to
-    renegotiate gets a ``no_renegotiation`` alert and the handshake it wanted never happens
-    (RFC 5746 §4.5 lets either side refuse; TLS 1.3 removed renegotiation)."""
+    renegotiate gets a ``no_renegotiation`` alert (RFC 5246 §7.2.2) and the handshake it wanted
+    never happens. TLS 1.3 forbids renegotiation outright (RFC 8446 §4.1.2)."""
     context.options |= ssl.OP_NO_RENEGOTIATION
     return context
 
@@ -125,8 +125,8 @@ class TLSTransport(trio.abc.Stream):
     async def do_handshake(self) -> None:
         """Run the TLS handshake now (it otherwise runs on first use); a no-op once done.
 
-        A failure (a certificate, version or ALPN mismatch, a plaintext peer, an end of
-        stream) raises :class:`trio.BrokenResourceError`.
+        A failure (a certificate not trusted, no common version or cipher, a plaintext peer,
+        an end of stream) raises :class:`trio.BrokenResourceError`.
         """
         self._check_usable()
         if self._handshake_done:

@@ -19,7 +19,7 @@ import trio.testing
 import trustme
 
 import trioproto
-from conftest import StartServer, transport_pair
+from helpers import StartServer, echo_registry, transport_pair
 from trioproto._tls_transport import TLSTransport, refuse_renegotiation
 from trioproto._transport import SocketTransport
 
@@ -570,14 +570,7 @@ async def test_client_wss_over_its_own_socket_or_a_given_stream(
 ) -> None:
     """The client puts the TLS transport on a socket it opened itself; a stream the caller
     hands in (someone else may close it) keeps trio.SSLStream. Both talk to the server."""
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.send(message)
-
-    server = await start_server(registry, ssl_context=server_context)
+    server = await start_server(echo_registry(), ssl_context=server_context)
     given = None if own_socket else await trio.open_tcp_stream("127.0.0.1", server.port)
     with trio.fail_after(10):
         ws = await trioproto.connect_websocket(

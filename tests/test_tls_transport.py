@@ -351,15 +351,50 @@ async def test_cancelled_send_keeps_the_stream_whole(
     assert scope.cancelled_caught
     async with trio.open_nursery() as nursery:
         nursery.start_soon(transport.send_all, b"!next")
-        received = b""
+        received = bytearray()
         with trio.fail_after(10):
             while not received.endswith(b"!next"):
                 try:
                     received += peer.tls.read(1 << 20)
                 except ssl.SSLWantReadError:
                     await peer.feed()
-    prefix = received.removesuffix(b"!next")
+    prefix = bytes(received.removesuffix(b"!next"))
     assert prefix and big.startswith(prefix)
+    await transport.aclose()
+    peer.socket.close()
+
+
+async def test_send_all_after_yield_yields_only_when_the_socket_is_full(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """The write path's variant of send_all (see WebSocket._write): a cancellation point, but
+    no schedule point unless the socket makes it wait."""
+    transport, peer = await server_with_hand_driven_client(server_context, client_context)
+    others_ran = False
+
+    async def other() -> None:
+        nonlocal others_ran
+        others_ran = True
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await transport.send_all_after_yield(b"hello")
+        assert not others_ran  # not yet scheduled: send_all_after_yield did not yield
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await transport.send_all_after_yield(b"never encrypted")
+    big = b"y" * (4 * 1024 * 1024)  # more than the socket takes: it waits, then finishes
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(transport.send_all_after_yield, big)
+        received = bytearray()
+        with trio.fail_after(10):
+            while len(received) < 5 + len(big):
+                try:
+                    received += peer.tls.read(1 << 20)
+                except ssl.SSLWantReadError:
+                    await peer.feed()
+    assert received == b"hello" + big
     await transport.aclose()
     peer.socket.close()
 

@@ -176,3 +176,34 @@ async def test_passes_trios_half_closeable_stream_checks() -> None:
 
     with trio.fail_after(30):
         await trio.testing.check_half_closeable_stream(stream_maker, None)
+
+
+async def test_send_all_after_yield_yields_only_when_the_socket_is_full() -> None:
+    """The write path's variant of send_all: a cancellation point, but no schedule point
+    unless it has to wait; other tasks run meanwhile only then."""
+    left, right = transport_pair()
+    others_ran = False
+
+    async def other() -> None:
+        nonlocal others_ran
+        others_ran = True
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await left.send_all_after_yield(b"hello")
+        assert not others_ran  # not yet scheduled: send_all_after_yield did not yield
+    assert await right.receive_some() == b"hello"
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await left.send_all_after_yield(b"never written")
+    big = b"x" * (4 * 1024 * 1024)  # more than the socket takes: it waits, then finishes
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(left.send_all_after_yield, big)
+        received = 0
+        with trio.fail_after(10):
+            while received < len(big):
+                received += len(await right.receive_some())
+    assert received == len(big)
+    await left.aclose()
+    await right.aclose()

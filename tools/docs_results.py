@@ -101,4 +101,3 @@ def _without_title(text: str) -> str:
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
     return "".join(lines).lstrip("\n")
-

@@ -1,4 +1,5 @@
-"""The reference pages document every public name, and name nothing that is gone."""
+"""The reference pages document every public name (``trioproto``, ``trioproto.testing``,
+``trioproto.metrics``), and name nothing that is gone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 import trioproto
+import trioproto.metrics
 import trioproto.testing
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference"
@@ -25,6 +27,7 @@ def documented_names() -> set[str]:
 def test_every_public_name_has_a_reference_entry() -> None:
     public = {f"trioproto.{name}" for name in trioproto.__all__}
     public |= {f"trioproto.testing.{name}" for name in trioproto.testing.__all__}
+    public |= {f"trioproto.metrics.{name}" for name in trioproto.metrics.__all__}
     missing = sorted(public - documented_names())
     assert not missing, f"add a '::: NAME' block to a page in docs/reference/ for: {missing}"
 

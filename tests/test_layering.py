@@ -16,6 +16,7 @@ PURE_MODULES = [
     "trioproto._exceptions",
     "trioproto._config",
     "trioproto._options",
+    "trioproto._counters",
     "trioproto._url",
     "trioproto._registry",
     "trioproto._request",

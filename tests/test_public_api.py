@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 import trio
 
 import trioproto
+import trioproto.metrics
 import trioproto.testing
 
 
 def test_all_is_complete_and_unique() -> None:
     assert len(trioproto.__all__) == len(set(trioproto.__all__))
     public = {name for name in vars(trioproto) if not name.startswith("_")}
-    submodules = {"testing"}
+    submodules = {"testing", "metrics"}
     assert public - submodules == set(trioproto.__all__)
 
 
@@ -96,6 +97,17 @@ def test_testing_exports() -> None:
         "open_test_client",
         "open_test_server",
     }
+
+
+def test_metrics_exports() -> None:
+    assert set(trioproto.metrics.__all__) == {
+        "DEFAULT_METRICS_PATH",
+        "MetricSource",
+        "ServerCollector",
+        "add_metrics_route",
+        "server_metrics",
+    }
+    assert trioproto.metrics.ServerCollector.__module__ == "trioproto.metrics"
 
 
 def test_version() -> None:

@@ -97,3 +97,18 @@ def test_responses_and_upgrade_to() -> None:
     assert registry.select(["chat"]).subprotocol == "chat"
     assert registry.select(["other"]).subprotocol is None
     assert registry.select([]).subprotocol is None
+
+
+def test_websocket_default_serves_the_paths_no_route_matches() -> None:
+    fallback, rooms = Registry(), Registry()
+    router = Router()
+    router.websocket("/rooms/{name}", rooms)
+    router.get("/status")(handler)
+    router.websocket_default(fallback)
+    assert router.resolve(req(), "/rooms/a") == WebSocketMatch(
+        rooms, {"name": "a"}, "/rooms/{name}"
+    )
+    assert router.resolve(req(), "/anything/else") == WebSocketMatch(fallback, {}, "*")
+    with pytest.raises(InvalidHandshake) as info:
+        router.resolve(req("POST", []), "/status")  # a known path keeps its 405
+    assert info.value.http_status == 405

@@ -5,7 +5,7 @@
     python -m trioproto serve MODULE:ATTR [--host H] [--port P] [--unix PATH]
             [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
             [--max-send-buffer BYTES] [--backpressure close|drop_oldest|drop_newest]
-            [--log-level LEVEL]
+            [--metrics PATH] [--access-log] [--log-level LEVEL]
     python -m trioproto connect URL [--subprotocol P] [--no-compression]
 """
 
@@ -82,6 +82,16 @@ def _build_parser() -> argparse.ArgumentParser:
         default="close",
         help="past --max-send-buffer: close the client with 1013 (default), or drop messages",
     )
+    serve.add_argument(
+        "--metrics",
+        metavar="PATH",
+        help="serve Prometheus metrics on GET PATH, e.g. /metrics (needs prometheus-client)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log each connection when it ends, and each rejected handshake (trioproto.access)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     connect = commands.add_parser(
         "connect", help="interactive client: send each line typed, print what arrives"
@@ -132,6 +142,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         app = load_target(args.target)
     except (ImportError, ValueError) as exc:
         parser.error(str(exc))
+    if args.metrics is not None:
+        app = _with_metrics(parser, app, args.metrics)
     if (args.certfile is None) != (args.keyfile is None):
         parser.error("--certfile and --keyfile go together")
     ssl_context = None
@@ -150,5 +162,18 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         limits=limits,
         compression=compression,
         backpressure=args.backpressure,
+        access_log=args.access_log,
     )
     return 0
+
+
+def _with_metrics(parser: argparse.ArgumentParser, app: Registry | Router, path: str) -> Router:
+    if not path.startswith("/"):
+        parser.error(f"--metrics takes a path starting with '/', got {path!r}")
+    try:
+        from .metrics import add_metrics_route
+    except ImportError:
+        parser.error(
+            "--metrics needs prometheus-client: python -m pip install 'trioproto[metrics]'"
+        )
+    return add_metrics_route(app, path)

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 
 import trio
 
+from ._access_log import log_connection, log_rejection
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
 from ._connection import WebSocket
+from ._counters import ServerCounters
 from ._hub import Hub
 from ._keepalive import KeepaliveMonitor, keep_alive
-from ._opening import Accepted, OpeningHandshake, Unserved
+from ._opening import Accepted, OpeningHandshake, Rejected, Unserved
 from ._options import DEFAULT_SERVER_OPTIONS, ServerOptions
 from ._outbox import DeliveryCounters, Outbox
 from ._registry import Registry
@@ -96,7 +98,7 @@ class ConnectionHandler:
         self.connections: set[WebSocket] = set()
         self.keepalive: KeepaliveMonitor | None = None
         self._opening = OpeningHandshake(app, options)
-        self._total = self._rejected = self._failed = self._handler_errors = 0
+        self._counters = ServerCounters()
 
     @property
     def app(self) -> Registry | Router:
@@ -105,12 +107,13 @@ class ConnectionHandler:
 
     def statistics(self) -> ServerStatistics:
         """Counters of the connections this handler served."""
+        counters = self._counters
         return ServerStatistics(
             open_connections=len(self.connections),
-            total_connections=self._total,
-            rejected_handshakes=self._rejected,
-            failed_handshakes=self._failed,
-            handler_errors=self._handler_errors,
+            total_connections=counters.total_connections,
+            rejected_handshakes=counters.rejected_handshakes,
+            failed_handshakes=counters.handshakes_failed,
+            handler_errors=counters.handler_errors,
             messages_dropped=self._delivery.dropped,
             backpressure_closes=self._delivery.closes,
         )
@@ -150,7 +153,7 @@ class ConnectionHandler:
         self,
         stream: trio.abc.Stream,
         remote: object,
-        handshake: Callable[[], Awaitable[Accepted | Unserved]],
+        handshake: Callable[[], Awaitable[Accepted | Rejected | Unserved]],
     ) -> None:
         """Run ``handshake`` within the handshake timeout, then the handler; close the stream."""
         try:
@@ -158,12 +161,14 @@ class ConnectionHandler:
             with trio.move_on_after(timeout) as timer:
                 outcome = await handshake()
             if timer.cancelled_caught:
-                self._failed += 1
+                self._counters.handshakes_failed += 1
                 logger.debug("opening handshake from %s timed out", remote)
             elif outcome is Unserved.FAILED:
-                self._failed += 1
-            elif outcome is Unserved.REJECTED:
-                self._rejected += 1
+                self._counters.handshakes_failed += 1
+            elif isinstance(outcome, Rejected):
+                self._counters.handshakes_rejected[outcome.error.http_status] += 1
+                if self.options.access_log:
+                    log_rejection(remote, outcome.request, outcome.error)
             elif isinstance(outcome, Accepted):
                 await self._run_handler(stream, remote, outcome)
         except Exception:
@@ -184,7 +189,7 @@ class ConnectionHandler:
             trailing_data=accepted.trailing_data,
         )
         entry = accepted.selection.entry
-        self._total += 1
+        key = (accepted.route, accepted.selection.subprotocol or "")
         async with trio.open_nursery() as nursery:
             websocket = WebSocket(
                 stream,
@@ -200,6 +205,7 @@ class ConnectionHandler:
             )
             self.connections.add(websocket)
             self.hub._attach(websocket)
+            self._counters.connection_opened(key)
             try:
                 if entry.activation == "immediate":
                     websocket.activate()
@@ -217,7 +223,7 @@ class ConnectionHandler:
                     await entry.handler(websocket)
                 except Exception as exc:
                     if not _is_end_of(websocket, exc):
-                        self._handler_errors += 1
+                        self._counters.handler_errors += 1
                         logger.error(
                             "handler raised on connection %s (path %s, subprotocol %s); "
                             "closing it with 1011",
@@ -231,6 +237,10 @@ class ConnectionHandler:
             finally:
                 self.connections.discard(websocket)
                 self.hub._detach(websocket)
+                closed = ConnectionClosed(codec.close_sent, codec.close_received)
+                self._counters.connection_closed(key, websocket.statistics(), closed)
+                if self.options.access_log:
+                    log_connection(websocket, accepted.route, closed)
                 if self.keepalive is not None:
                     self.keepalive.discard(websocket)
                 nursery.cancel_scope.cancel()

@@ -2,9 +2,10 @@
 answer it with 101, with a plain HTTP route's response, or with a refusal.
 
 :class:`OpeningHandshake` does no counting and runs no handler: it returns an
-:class:`Accepted` for the caller to run, or the :class:`Unserved` reason the connection ends
-here. Every refusal is an :class:`~trioproto.InvalidHandshake` carrying its status, turned
-into bytes in one place (:meth:`OpeningHandshake._refuse`).
+:class:`Accepted` for the caller to run, a :class:`Rejected` with the status it answered, or
+the :class:`Unserved` reason the connection ends here. Every refusal is an
+:class:`~trioproto.InvalidHandshake` carrying its status, turned into bytes in one place
+(:meth:`OpeningHandshake._refuse`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import trio
 
+from ._counters import ANY_ROUTE
 from ._exceptions import InvalidHandshake
 from ._options import ServerOptions
 from ._registry import Registry, Selection
@@ -26,7 +28,7 @@ from ._sansio._deflate import PerMessageDeflate, negotiate_server
 from ._sansio._handshake import accept_response, reject_error, reject_response, validate_request
 from ._sansio._http import Request, RequestHeadParser, serialize_response
 
-__all__ = ["Accepted", "OpeningHandshake", "Unserved"]
+__all__ = ["Accepted", "OpeningHandshake", "Rejected", "Unserved"]
 
 logger = logging.getLogger("trioproto")
 
@@ -42,12 +44,27 @@ class Accepted:
         selection: the chosen subprotocol and its handler.
         trailing_data: bytes received after the request head (the first frames, perhaps).
         compression: the negotiated permessage-deflate, or ``None``.
+        route: the pattern of the route that matched (``*``: a registry serving every path).
     """
 
     request: WebSocketRequest
     selection: Selection
     trailing_data: bytes
     compression: PerMessageDeflate | None
+    route: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A handshake refused with an HTTP error status.
+
+    Attributes:
+        error: the refusal, with its ``http_status``.
+        request: the request refused, or ``None`` when it could not be parsed.
+    """
+
+    error: InvalidHandshake
+    request: Request | None
 
 
 class Unserved(enum.Enum):
@@ -55,8 +72,6 @@ class Unserved(enum.Enum):
 
     #: a plain HTTP route answered the request (not a failure).
     ANSWERED = "answered"
-    #: refused with an HTTP error status.
-    REJECTED = "rejected"
     #: dropped before a complete request (EOF, a broken stream, a TLS error).
     FAILED = "failed"
 
@@ -77,7 +92,9 @@ class OpeningHandshake:
         self.options = options
         self.shutting_down = False
 
-    async def read_and_answer(self, stream: trio.abc.Stream, remote: object) -> Accepted | Unserved:
+    async def read_and_answer(
+        self, stream: trio.abc.Stream, remote: object
+    ) -> Accepted | Rejected | Unserved:
         """Read the request head from ``stream``, then answer it (see :meth:`answer`)."""
         try:
             parser = RequestHeadParser(self.options.limits)
@@ -91,7 +108,7 @@ class OpeningHandshake:
                     if request is not None:
                         break
             except InvalidHandshake as exc:
-                return await self._refuse(stream, remote, exc)
+                return await self._refuse(stream, remote, exc, None)
             return await self.answer(stream, request, parser.trailing_data, remote)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             logger.debug("handshake with %s failed: %r", remote, exc)
@@ -99,7 +116,7 @@ class OpeningHandshake:
 
     async def answer(
         self, stream: trio.abc.Stream, request: Request, trailing_data: bytes, remote: object
-    ) -> Accepted | Unserved:
+    ) -> Accepted | Rejected | Unserved:
         """Route a request: serve an HTTP route, refuse it, or send the 101 (RFC 6455 §4.2.2).
 
         Raises:
@@ -114,7 +131,7 @@ class OpeningHandshake:
                 upgrade = await self._serve_http(stream, request, match, path, query, remote)
                 if upgrade is None:
                     return Unserved.ANSWERED
-                match = WebSocketMatch(upgrade.registry(), match.path_params)
+                match = WebSocketMatch(upgrade.registry(), match.path_params, match.pattern)
             handshake = validate_request(request)
             self._check_origin(handshake.origin)
             selection = match.registry.select(handshake.subprotocols)
@@ -130,7 +147,7 @@ class OpeningHandshake:
                     extra_headers = decision.headers
             extension_header, compression = self._negotiate_compression(handshake.extensions)
         except InvalidHandshake as exc:
-            return await self._refuse(stream, remote, exc)
+            return await self._refuse(stream, remote, exc, request)
         await stream.send_all(
             accept_response(
                 handshake,
@@ -139,12 +156,12 @@ class OpeningHandshake:
                 extra_headers=extra_headers,
             )
         )
-        return Accepted(ws_request, selection, trailing_data, compression)
+        return Accepted(ws_request, selection, trailing_data, compression, match.pattern)
 
     def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
         if isinstance(self.app, Router):
             return self.app.resolve(request, path)
-        return WebSocketMatch(self.app, {})
+        return WebSocketMatch(self.app, {}, ANY_ROUTE)
 
     def _check_origin(self, origin: str | None) -> None:
         """The Origin allow-list (RFC 6455 §10.2): 403 for an origin not listed."""
@@ -207,11 +224,15 @@ class OpeningHandshake:
         return None
 
     async def _refuse(
-        self, stream: trio.abc.Stream, remote: object, exc: InvalidHandshake
-    ) -> Unserved:
+        self,
+        stream: trio.abc.Stream,
+        remote: object,
+        exc: InvalidHandshake,
+        request: Request | None,
+    ) -> Rejected:
         logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
         await _send_quietly(stream, reject_error(exc))
-        return Unserved.REJECTED
+        return Rejected(exc, request)
 
 
 async def _send_quietly(stream: trio.abc.Stream, data: bytes) -> None:

@@ -42,6 +42,8 @@ class ServerOptions:
         backpressure: what happens when a connection's queued hub messages pass
             ``Limits.max_send_buffer`` (a :class:`~trioproto.BackpressurePolicy`; its
             ``on_limit`` string alone will do): close with 1013 by default.
+        access_log: log one record per connection when it ends, and one per rejected
+            handshake, on the ``trioproto.access`` logger (fields in ``_access_log``).
     """
 
     limits: Limits = DEFAULT_LIMITS
@@ -50,6 +52,7 @@ class ServerOptions:
     origins: frozenset[str | None] | None = field(default=None)
     on_handshake: HandshakeHook | None = None
     backpressure: BackpressurePolicy = DEFAULT_POLICY
+    access_log: bool = False
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class ServerOptions:
         origins: Collection[str | None] | None = None,
         on_handshake: HandshakeHook | None = None,
         backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
+        access_log: bool = False,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, not {type(limits).__name__}")
@@ -79,6 +83,7 @@ class ServerOptions:
         object.__setattr__(self, "origins", None if origins is None else frozenset(origins))
         object.__setattr__(self, "on_handshake", on_handshake)
         object.__setattr__(self, "backpressure", BackpressurePolicy.coerce(backpressure))
+        object.__setattr__(self, "access_log", bool(access_log))
 
 
 DEFAULT_SERVER_OPTIONS = ServerOptions()

@@ -10,7 +10,8 @@ Layer 2: no trio import. Rules:
 * Resolution answers, in this order: a WebSocket upgrade on a WebSocket route; an HTTP route
   for the method (upgrade requests included: its handler may return :class:`UpgradeTo`); 426
   for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with ``Allow`` for a
-  known path with another method; 404 otherwise.
+  known path with another method; then the default registry (:meth:`Router.websocket_default`)
+  if one is set; 404 otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeAlias
 
+from ._counters import ANY_ROUTE
 from ._exceptions import InvalidHandshake
 from ._registry import Activation, Handler, Registry
 from ._sansio._http import Headers, Request
@@ -127,18 +129,20 @@ class _Route:
 
 @dataclass(frozen=True, slots=True)
 class WebSocketMatch:
-    """A request resolved to a WebSocket route."""
+    """A request resolved to a WebSocket route (``pattern``: the route's, for metrics)."""
 
     registry: Registry
     path_params: Mapping[str, str]
+    pattern: str
 
 
 @dataclass(frozen=True, slots=True)
 class HttpMatch:
-    """A request resolved to an HTTP route."""
+    """A request resolved to an HTTP route (``pattern``: the route's, for metrics)."""
 
     handler: HttpHandler
     path_params: Mapping[str, str]
+    pattern: str
 
 
 def split_target(target: str) -> tuple[str, dict[str, list[str]]]:
@@ -189,10 +193,16 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: list[_Route] = []
+        self._default: Registry | None = None
 
     def websocket(self, pattern: str, registry: Registry) -> None:
         """Serve WebSocket connections on paths matching ``pattern`` with ``registry``."""
         self._routes.append(_Route(pattern, compile_pattern(pattern), registry=registry))
+
+    def websocket_default(self, registry: Registry) -> None:
+        """Serve WebSocket connections on every path no route matches with ``registry``, as
+        ``serve(registry)`` does; such connections are counted under the route ``*``."""
+        self._default = registry
 
     def route(
         self, pattern: str, *, methods: Iterable[str] = ("GET",)
@@ -234,14 +244,14 @@ class Router:
             params = MappingProxyType(match.groupdict())
             if route.registry is not None:
                 if wants_upgrade or request.method != "GET":
-                    return WebSocketMatch(route.registry, params)
+                    return WebSocketMatch(route.registry, params, route.pattern)
                 websocket_only = True
                 continue
             assert route.handler is not None
             if request.method in route.methods:
                 # Upgrade requests too: the handler may answer UpgradeTo (RFC 9110 §7.8
                 # lets a server ignore Upgrade and answer in HTTP).
-                return HttpMatch(route.handler, params)
+                return HttpMatch(route.handler, params, route.pattern)
             allowed |= route.methods
         if websocket_only and not allowed:
             raise InvalidHandshake(
@@ -255,4 +265,6 @@ class Router:
                 405,
                 (("Allow", ", ".join(sorted(allowed))),),
             )
+        if self._default is not None:
+            return WebSocketMatch(self._default, MappingProxyType({}), ANY_ROUTE)
         raise InvalidHandshake(f"no route for {path}", 404)

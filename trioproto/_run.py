@@ -38,6 +38,7 @@ async def serve_until_signal(
     on_handshake: HandshakeHook | None = None,
     hub: Hub | None = None,
     backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
+    access_log: bool = False,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection with 1001 and return.
@@ -62,6 +63,7 @@ async def serve_until_signal(
                     on_handshake=on_handshake,
                     hub=hub,
                     backpressure=backpressure,
+                    access_log=access_log,
                     task_status=task_status,
                 )
             )
@@ -105,6 +107,7 @@ def run(
     on_handshake: HandshakeHook | None = None,
     hub: Hub | None = None,
     backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
+    access_log: bool = False,
     announce: TextIO | None = sys.stdout,
 ) -> None:
     """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts); the arguments
@@ -124,6 +127,7 @@ def run(
             on_handshake=on_handshake,
             hub=hub,
             backpressure=backpressure,
+            access_log=access_log,
             announce=announce,
         )
     )

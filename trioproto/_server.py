@@ -18,6 +18,7 @@ cancelling the stragglers. The handler nursery runs in a shielded scope, so canc
 
 from __future__ import annotations
 
+import contextvars
 import ssl
 from collections.abc import Collection, Sequence
 from typing import TypeAlias
@@ -37,12 +38,28 @@ from ._routing import Router
 from ._sansio._deflate import DeflatePolicy
 from ._sansio._http import Request
 
-__all__ = ["App", "Listener", "WebSocketServer", "serve"]
+__all__ = ["App", "Listener", "WebSocketServer", "current_server", "serve"]
 
 #: What a server serves: one registry on every path, or a router of paths.
 App: TypeAlias = Registry | Router
 #: What a server accepts connections from.
 Listener: TypeAlias = trio.abc.Listener[trio.abc.Stream]
+
+#: The server whose task is running: set by the server for its own tasks (every connection
+#: task inherits it), so an HTTP route such as the metrics endpoint can describe the server
+#: that answers it.
+_current_server: contextvars.ContextVar[WebSocketServer] = contextvars.ContextVar(
+    "trioproto_current_server"
+)
+
+
+def current_server() -> WebSocketServer:
+    """The server serving the calling connection task (in an HTTP route's handler, say).
+
+    Raises:
+        LookupError: called outside a connection a :class:`WebSocketServer` serves.
+    """
+    return _current_server.get()
 
 
 class WebSocketServer:
@@ -120,7 +137,11 @@ class WebSocketServer:
 
     async def handle_stream(self, stream: trio.abc.Stream, *, remote: object = None) -> None:
         """Serve one connection accepted elsewhere; see :meth:`ConnectionHandler.handle_stream`."""
-        await self.handler.handle_stream(stream, remote)
+        token = _current_server.set(self)
+        try:
+            await self.handler.handle_stream(stream, remote)
+        finally:
+            _current_server.reset(token)
 
     async def upgrade(
         self,
@@ -131,7 +152,11 @@ class WebSocketServer:
         remote: object = None,
     ) -> None:
         """Upgrade a request someone else already read; see :meth:`ConnectionHandler.upgrade`."""
-        await self.handler.upgrade(stream, request, trailing_data=trailing_data, remote=remote)
+        token = _current_server.set(self)
+        try:
+            await self.handler.upgrade(stream, request, trailing_data=trailing_data, remote=remote)
+        finally:
+            _current_server.reset(token)
 
     async def aclose(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Stop accepting, close every connection with ``code``, wait for the handlers.
@@ -168,6 +193,7 @@ class WebSocketServer:
 
     async def _run_listeners(self, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         timeouts = self._options.timeouts
+        token = _current_server.set(self)  # inherited by the tasks started below
         try:
             async with trio.open_nursery() as nursery:
                 # The handlers run in a shielded scope: cancelling serve() stops the accept
@@ -201,6 +227,7 @@ class WebSocketServer:
                     if grace.cancelled_caught:
                         self._handler_scope.cancel()
         finally:
+            _current_server.reset(token)
             self._stopped.set()
 
     async def _hold_handlers(self, task_status: trio.TaskStatus[trio.Nursery]) -> None:
@@ -235,6 +262,7 @@ async def serve(
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
     hub: Hub | None = None,
     backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
+    access_log: bool = False,
     backlog: int | None = None,
     reuse_address: bool = True,
     task_status: trio.TaskStatus[WebSocketServer] = trio.TASK_STATUS_IGNORED,
@@ -269,6 +297,8 @@ async def serve(
         backpressure: what happens when a connection's hub messages pass
             ``Limits.max_send_buffer``: ``"close"`` (1013, the default), ``"drop_oldest"``,
             ``"drop_newest"``, or a :class:`~trioproto.BackpressurePolicy`.
+        access_log: log one record per connection when it ends, and one per rejected
+            handshake, on the ``trioproto.access`` logger.
         backlog: the listen backlog (trio's default when ``None``).
         reuse_address: set ``SO_REUSEADDR`` (TCP) so a restarted server can bind at once.
         task_status: for ``nursery.start``.
@@ -283,6 +313,7 @@ async def serve(
         origins=origins,
         on_handshake=on_handshake,
         backpressure=backpressure,
+        access_log=access_log,
     )
     if listeners is not None:
         if port != 0 or host is not None or unix_path is not None:

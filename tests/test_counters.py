@@ -1,0 +1,52 @@
+"""Tests for trioproto._counters: the totals a server keeps per connection and handshake."""
+
+from __future__ import annotations
+
+import time
+
+from trioproto import ConnectionClosed, ConnectionStatistics
+from trioproto._counters import ServerCounters
+
+
+def statistics(messages: int, size: int) -> ConnectionStatistics:
+    return ConnectionStatistics(
+        messages, messages + 1, messages * size, (messages + 1) * size, time.time(), 0, "closed"
+    )
+
+
+def test_open_and_closed_connections_by_route_and_subprotocol() -> None:
+    counters = ServerCounters()
+    counters.connection_opened(("/a", "chat"))
+    counters.connection_opened(("/a", "chat"))
+    counters.connection_opened(("*", ""))
+    assert counters.connections_open == {("/a", "chat"): 2, ("*", ""): 1}
+    counters.connection_closed(
+        ("*", ""), statistics(2, 10), ConnectionClosed((1000, ""), (1000, ""))
+    )
+    assert counters.connections_open == {("/a", "chat"): 2}  # no key left at zero
+    assert counters.connections_opened == {("/a", "chat"): 2, ("*", ""): 1}
+    assert counters.total_connections == 3
+    assert (counters.closed_messages_received, counters.closed_messages_sent) == (2, 3)
+    assert (counters.closed_bytes_received, counters.closed_bytes_sent) == (20, 30)
+
+
+def test_close_frames_counted_as_sent_and_received() -> None:
+    """An empty close frame (RFC 6455 §5.5.1) is counted under ``None``; a dropped
+    connection (no close frame either way, 1006) under neither."""
+    counters = ServerCounters()
+    for closed in (
+        ConnectionClosed((1011, "internal error"), (1011, "")),
+        ConnectionClosed((None, ""), None),
+        ConnectionClosed(None, None),
+    ):
+        counters.connection_opened(("*", ""))
+        counters.connection_closed(("*", ""), statistics(0, 0), closed)
+    assert counters.close_codes_sent == {1011: 1, None: 1}
+    assert counters.close_codes_received == {1011: 1}
+
+
+def test_rejections_by_status() -> None:
+    counters = ServerCounters()
+    counters.handshakes_rejected[404] += 2
+    counters.handshakes_rejected[400] += 1
+    assert counters.rejected_handshakes == 3

@@ -1,0 +1,190 @@
+"""Prometheus metrics, read from the server's own counters when ``/metrics`` is scraped.
+
+Theory of operation
+-------------------
+Nothing here runs while the server serves: the server keeps plain integer totals
+(:mod:`trioproto._counters`, once per connection or handshake) and every connection counts its
+own messages (:meth:`WebSocket.statistics`). A scrape asks each *source*, a function returning
+metric families, for its figures at that instant; :func:`server_metrics` is the source for a
+server. Another subsystem adds its figures by adding one source function, nothing else.
+
+The metrics endpoint is an HTTP route on the server's own port; it describes the server that
+answers the scrape (:func:`~trioproto._server.current_server`), so one router can be served by
+several servers (workers) and each answers with its own figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from ._registry import Registry
+from ._routing import HttpRequest, HttpResponse, Router
+from ._server import App, WebSocketServer, current_server
+
+__all__ = [
+    "DEFAULT_METRICS_PATH",
+    "MetricSource",
+    "ServerCollector",
+    "add_metrics_route",
+    "server_metrics",
+]
+
+#: Where ``--metrics`` puts the endpoint unless told otherwise (Prometheus' convention).
+DEFAULT_METRICS_PATH = "/metrics"
+
+#: A source of figures: returns metric families describing this instant.
+MetricSource = Callable[[], Iterable[Metric]]
+
+#: Close frames carry no code when empty; RFC 6455 §7.4.1 reserves 1005 for "no code present".
+_NO_CODE = 1005
+
+_CONNECTION_LABELS = ("route", "subprotocol")
+
+
+def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
+    """The figures of ``server``: connections, handshakes, messages, bytes, close codes and
+    handler failures, all named ``trioproto_*``."""
+    counters = server.handler._counters
+    open_now = GaugeMetricFamily(
+        "trioproto_connections_open",
+        "WebSocket connections open now, by route pattern and subprotocol.",
+        labels=_CONNECTION_LABELS,
+    )
+    for (route, subprotocol), count in sorted(counters.connections_open.items()):
+        open_now.add_metric((route, subprotocol), count)
+    yield open_now
+
+    opened = CounterMetricFamily(
+        "trioproto_connections",
+        "WebSocket connections opened (past the opening handshake), by route and subprotocol.",
+        labels=_CONNECTION_LABELS,
+    )
+    for (route, subprotocol), count in sorted(counters.connections_opened.items()):
+        opened.add_metric((route, subprotocol), count)
+    yield opened
+
+    handshakes = CounterMetricFamily(
+        "trioproto_handshakes",
+        "Opening handshakes by outcome (accepted, rejected, failed) and the HTTP status sent.",
+        labels=("outcome", "status"),
+    )
+    handshakes.add_metric(("accepted", "101"), counters.total_connections)
+    for status, count in sorted(counters.handshakes_rejected.items()):
+        handshakes.add_metric(("rejected", str(status)), count)
+    handshakes.add_metric(("failed", ""), counters.handshakes_failed)
+    yield handshakes
+
+    yield from _traffic(server)
+
+    close_codes = CounterMetricFamily(
+        "trioproto_close_codes",
+        "Close frames by direction (sent, received) and code (1005: a frame without a code).",
+        labels=("direction", "code"),
+    )
+    for code, count in sorted(counters.close_codes_sent.items(), key=_code_order):
+        close_codes.add_metric(("sent", str(_NO_CODE if code is None else code)), count)
+    for code, count in sorted(counters.close_codes_received.items()):
+        close_codes.add_metric(("received", str(code)), count)
+    yield close_codes
+
+    yield CounterMetricFamily(
+        "trioproto_handler_failures",
+        "Handlers that raised; each connection was closed with 1011 and the error logged.",
+        value=counters.handler_errors,
+    )
+
+
+def _traffic(server: WebSocketServer) -> Iterator[Metric]:
+    """Messages and payload bytes: closed connections' totals plus the open ones' own."""
+    counters = server.handler._counters
+    messages_in, messages_out = counters.closed_messages_received, counters.closed_messages_sent
+    bytes_in, bytes_out = counters.closed_bytes_received, counters.closed_bytes_sent
+    for websocket in server.connections:
+        statistics = websocket.statistics()
+        messages_in += statistics.messages_received
+        messages_out += statistics.messages_sent
+        bytes_in += statistics.bytes_received
+        bytes_out += statistics.bytes_sent
+    messages = CounterMetricFamily(
+        "trioproto_messages",
+        "Whole data messages by direction (received, sent).",
+        labels=("direction",),
+    )
+    messages.add_metric(("received",), messages_in)
+    messages.add_metric(("sent",), messages_out)
+    yield messages
+    payload = CounterMetricFamily(
+        "trioproto_message_bytes",
+        "Payload bytes of data messages (uncompressed) by direction (received, sent).",
+        labels=("direction",),
+    )
+    payload.add_metric(("received",), bytes_in)
+    payload.add_metric(("sent",), bytes_out)
+    yield payload
+
+
+def _code_order(item: tuple[int | None, int]) -> int:
+    return _NO_CODE if item[0] is None else item[0]
+
+
+class ServerCollector(Collector):
+    """A ``prometheus_client`` collector of one server's figures plus extra sources.
+
+    Register it with your own registry to export a server through an exporter you already run::
+
+        prometheus_client.REGISTRY.register(ServerCollector(server))
+
+    Args:
+        server: the server to describe; ``None``: the server answering the current request
+            (what the metrics route uses).
+        sources: more :data:`MetricSource` functions, asked at each scrape.
+    """
+
+    def __init__(
+        self, server: WebSocketServer | None = None, *, sources: Sequence[MetricSource] = ()
+    ) -> None:
+        self._server = server
+        self._sources = tuple(sources)
+
+    def collect(self) -> Iterator[Metric]:
+        """The figures at this instant (called by ``prometheus_client`` at each scrape)."""
+        yield from server_metrics(self._server or current_server())
+        for source in self._sources:
+            yield from source()
+
+
+def add_metrics_route(
+    app: App, path: str = DEFAULT_METRICS_PATH, *, sources: Sequence[MetricSource] = ()
+) -> Router:
+    """Serve the Prometheus text format on ``GET path``, next to the WebSocket routes.
+
+    Args:
+        app: a :class:`~trioproto.Router` (the route is added to it) or a
+            :class:`~trioproto.Registry` (wrapped in a new router that still serves it on every
+            other path).
+        path: the endpoint's path.
+        sources: more :data:`MetricSource` functions, asked at each scrape.
+
+    Returns:
+        The router to serve.
+    """
+    if isinstance(app, Registry):
+        router = Router()
+        router.websocket_default(app)
+    else:
+        router = app
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServerCollector(sources=sources))
+
+    @router.get(path)
+    async def metrics(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(
+            200, (("Content-Type", CONTENT_TYPE_LATEST),), generate_latest(registry)
+        )
+
+    return router

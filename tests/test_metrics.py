@@ -110,6 +110,9 @@ async def test_scrape_after_traffic_counts_what_happened(start_server: StartServ
         ("trioproto_handler_failures_total", ()): 1,
     }
     assert {key: samples.get(key) for key in expected} == expected
+    statistics = server.statistics()
+    assert (statistics.messages_received, statistics.messages_sent) == (5, 4)
+    assert (statistics.bytes_received, statistics.bytes_sent) == (12, 11)
     # The connection still open is gone from the gauge once closed; its messages stay counted.
     await wait_open_connections(server, 0)
     samples = parse((await scrape(server.port))[2])

@@ -60,6 +60,7 @@ from ._sansio._http import Request as Request
 from ._server import App as App
 from ._server import Listener as Listener
 from ._server import WebSocketServer as WebSocketServer
+from ._server import current_server as current_server
 from ._server import serve as serve
 from ._tls import client_ssl_context as client_ssl_context
 from ._tls import server_ssl_context as server_ssl_context
@@ -125,6 +126,7 @@ __all__ = [
     "WebSocketURL",
     "client_ssl_context",
     "connect_websocket",
+    "current_server",
     "open_websocket",
     "parse_request_head",
     "run",

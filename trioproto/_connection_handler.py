@@ -57,6 +57,10 @@ class ServerStatistics:
         handler_errors: handlers that raised (each logged and closed with 1011).
         messages_dropped: hub messages dropped by a drop policy, over all connections.
         backpressure_closes: connections closed by the ``close`` backpressure policy.
+        messages_received: whole data messages received on all connections so far.
+        messages_sent: whole data messages sent on all connections so far.
+        bytes_received: payload bytes of the messages received (after decompression).
+        bytes_sent: payload bytes of the messages sent (before compression).
     """
 
     open_connections: int
@@ -64,6 +68,10 @@ class ServerStatistics:
     rejected_handshakes: int
     failed_handshakes: int
     handler_errors: int
+    messages_received: int
+    messages_sent: int
+    bytes_received: int
+    bytes_sent: int
     messages_dropped: int = 0
     backpressure_closes: int = 0
 
@@ -106,8 +114,22 @@ class ConnectionHandler:
         return self._opening.app
 
     def statistics(self) -> ServerStatistics:
-        """Counters of the connections this handler served."""
+        """Counters of the connections this handler served.
+
+        The message and byte totals add each open connection's own counters to those of the
+        connections already closed: a call takes time in proportion to the open connections,
+        and no per-message total is kept apart, so sending and receiving pay nothing for these
+        figures.
+        """
         counters = self._counters
+        messages_in, messages_out = counters.closed_messages_received, counters.closed_messages_sent
+        bytes_in, bytes_out = counters.closed_bytes_received, counters.closed_bytes_sent
+        for websocket in self.connections:
+            connection = websocket.statistics()
+            messages_in += connection.messages_received
+            messages_out += connection.messages_sent
+            bytes_in += connection.bytes_received
+            bytes_out += connection.bytes_sent
         return ServerStatistics(
             open_connections=len(self.connections),
             total_connections=counters.total_connections,
@@ -116,6 +138,10 @@ class ConnectionHandler:
             handler_errors=counters.handler_errors,
             messages_dropped=self._delivery.dropped,
             backpressure_closes=self._delivery.closes,
+            messages_received=messages_in,
+            messages_sent=messages_out,
+            bytes_received=bytes_in,
+            bytes_sent=bytes_out,
         )
 
     def refuse_new_connections(self) -> None:

@@ -100,31 +100,23 @@ def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
 
 
 def _traffic(server: WebSocketServer) -> Iterator[Metric]:
-    """Messages and payload bytes: closed connections' totals plus the open ones' own."""
-    counters = server.handler._counters
-    messages_in, messages_out = counters.closed_messages_received, counters.closed_messages_sent
-    bytes_in, bytes_out = counters.closed_bytes_received, counters.closed_bytes_sent
-    for websocket in server.connections:
-        statistics = websocket.statistics()
-        messages_in += statistics.messages_received
-        messages_out += statistics.messages_sent
-        bytes_in += statistics.bytes_received
-        bytes_out += statistics.bytes_sent
+    """Messages and payload bytes, both directions, of every connection so far."""
+    statistics = server.statistics()
     messages = CounterMetricFamily(
         "trioproto_messages",
         "Whole data messages by direction (received, sent).",
         labels=("direction",),
     )
-    messages.add_metric(("received",), messages_in)
-    messages.add_metric(("sent",), messages_out)
+    messages.add_metric(("received",), statistics.messages_received)
+    messages.add_metric(("sent",), statistics.messages_sent)
     yield messages
     payload = CounterMetricFamily(
         "trioproto_message_bytes",
         "Payload bytes of data messages (uncompressed) by direction (received, sent).",
         labels=("direction",),
     )
-    payload.add_metric(("received",), bytes_in)
-    payload.add_metric(("sent",), bytes_out)
+    payload.add_metric(("received",), statistics.bytes_received)
+    payload.add_metric(("sent",), statistics.bytes_sent)
     yield payload
 
 

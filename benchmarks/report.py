@@ -75,6 +75,11 @@ def markdown(summary: dict[str, dict[str, dict[str, float]]], meta: dict[str, ob
                     ratios.append(f"{peer} {ratio:.2f}x")
             if headline and ratios:
                 lines += ["", f"trioproto / peer ({METRICS[headline][0]}): " + ", ".join(ratios)]
+            with_metrics = servers.get("trioproto-metrics", {})
+            if headline and headline in with_metrics:
+                ratio = with_metrics[headline] / ours[headline]
+                lines += ["", f"trioproto with / without metrics ({METRICS[headline][0]}): "
+                          f"{ratio:.3f}x"]  # fmt: skip
             if "p99_ms" in ours and "websockets-trio" in servers:
                 peer_p99 = servers["websockets-trio"].get("p99_ms")
                 if peer_p99:

@@ -13,15 +13,20 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.servers.launch import NAMES, command
+from benchmarks.servers.launch import METRICS_PATH, NAMES, VARIANTS, command
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -137,6 +142,39 @@ def _idle(server: Server, count: int) -> dict[str, float]:
     return {"connections": connected, "kib_per_connection": (after - before) / connected}
 
 
+@contextmanager
+def _scraping(server: Server, interval: float = 1.0) -> Iterator[list[str]]:
+    """For a server with metrics: GET its metrics every ``interval`` s, as Prometheus would
+    (Prometheus' default is once a minute; once a second makes any cost visible). Yields the
+    list of scrape failures."""
+    failures: list[str] = []
+    if not server.name.endswith("-metrics"):
+        yield failures
+        return
+    scheme = "https" if server.url.startswith("wss") else "http"
+    url = f"{scheme}://127.0.0.1:{server.port}{METRICS_PATH}"
+    # The TLS workloads' certificate is a throwaway one: no verification for this local GET.
+    context = ssl._create_unverified_context() if scheme == "https" else None
+    stop = threading.Event()
+
+    def scrape() -> None:
+        while not stop.wait(interval):
+            try:
+                with urllib.request.urlopen(url, timeout=10, context=context) as response:
+                    if b"trioproto_messages_total" not in response.read():
+                        failures.append("a scrape without trioproto_messages_total")
+            except OSError as exc:
+                failures.append(f"scrape failed: {exc}")
+
+    thread = threading.Thread(target=scrape, daemon=True)
+    thread.start()
+    try:
+        yield failures
+    finally:
+        stop.set()
+        thread.join()
+
+
 def measure(
     server: Server, workload: Workload, seconds: float, idle_count: int
 ) -> dict[str, float]:
@@ -144,7 +182,10 @@ def measure(
     if workload.kind == "idle":
         return _idle(server, idle_count)
     cpu_before = _cpu_seconds(server.process.pid)
-    result = _client(workload, server.url, seconds, timeout=seconds + 120)
+    with _scraping(server) as scrape_failures:
+        result = _client(workload, server.url, seconds, timeout=seconds + 120)
+    if scrape_failures:
+        raise RuntimeError(scrape_failures[0])
     cpu = _cpu_seconds(server.process.pid) - cpu_before
     count = result.get("messages_total") or result.get("handshakes") or 1
     result["server_cpu_us_per_op"] = cpu / count * 1e6
@@ -156,9 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s: a smoke run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--servers", nargs="*", default=NAMES, choices=NAMES)
+    parser.add_argument("--servers", nargs="*", default=NAMES, choices=NAMES + VARIANTS)
     parser.add_argument("--workloads", nargs="*", help="substrings selecting workloads")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections to open")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results", help="report directory"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds, args.idle = 1, 1.0, 1000
@@ -187,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                             server.stop()
                         records.append(record)
                         print(json.dumps(record), flush=True)
-    paths = write_report(records, ROOT / "benchmarks" / "results", vars(args))
+    meta = {key: value for key, value in vars(args).items() if key != "output"}
+    paths = write_report(records, args.output, meta)
     print("\n".join(f"wrote {path}" for path in paths))
     return 0
 

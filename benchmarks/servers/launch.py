@@ -5,6 +5,11 @@ from __future__ import annotations
 import sys
 
 NAMES = ["trioproto", "websockets-trio", "trio-websocket", "websockets-asyncio", "bare-trio"]
+#: Variants run only when named with --servers: trioproto with Prometheus metrics on /metrics
+#: (scraped once a second while measured, see run.py).
+VARIANTS = ["trioproto-metrics"]
+
+METRICS_PATH = "/metrics"
 
 _MODULES = {
     "websockets-trio": "websockets_trio",
@@ -16,7 +21,7 @@ _MODULES = {
 
 def command(name: str, port: int, certfile: str | None) -> list[str]:
     """The command line that runs server ``name`` on 127.0.0.1:``port``."""
-    if name == "trioproto":
+    if name in ("trioproto", "trioproto-metrics"):
         args = [
             sys.executable, "-m", "trioproto", "serve", "examples.echo:registry",
             "--host", "127.0.0.1", "--port", str(port),
@@ -25,6 +30,8 @@ def command(name: str, port: int, certfile: str | None) -> list[str]:
         ]  # fmt: skip
         if certfile:
             args += ["--certfile", certfile, "--keyfile", certfile]
+        if name == "trioproto-metrics":
+            args += ["--metrics", METRICS_PATH]
         return args
     args = [sys.executable, "-m", f"benchmarks.servers.{_MODULES[name]}", str(port)]
     if certfile:

@@ -121,6 +121,8 @@ async def test_examples_run_as_programs(args: list[str]) -> None:
         ["examples/chat.py", "0"],
         ["-m", "trioproto", "serve", "examples.chat:registry", "--port", "0"],
         ["examples/quotes.py", "0"],
+        ["examples/dashboard.py", "0"],
+        ["-m", "trioproto", "serve", "examples.dashboard:router", "--port", "0"],
     ],
 )
 async def test_other_examples_start_and_stop(args: list[str]) -> None:

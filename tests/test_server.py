@@ -443,3 +443,23 @@ async def test_violation_waits_for_a_busy_handler_to_catch_up(start_server: Star
     assert events[:2] == [Message("first"), Message("second")]
     assert isinstance(events[2], CloseReceived) and events[2].code == 1002
     assert len(events) == 3
+
+
+async def test_current_server_names_the_server_serving_the_task(
+    start_server: StartServer,
+) -> None:
+    seen: list[trioproto.WebSocketServer] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:
+        seen.append(trioproto.current_server())
+
+    first, second = await start_server(registry), await start_server(registry)
+    with trio.fail_after(10):
+        for server in (first, second):
+            async with trioproto.open_websocket(ws_url(server)) as ws:
+                await ws.wait_closed()
+    assert seen == [first, second]
+    with pytest.raises(LookupError):
+        trioproto.current_server()  # the test's own task is no connection's

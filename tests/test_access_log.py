@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -151,3 +154,39 @@ async def test_command_line_access_log_flag() -> None:
     [line] = [text for text in errors.decode().splitlines() if "trioproto.access" in text]
     assert "INFO" in line
     assert "in=1/3B out=1/3B" in line
+
+
+async def test_the_json_lines_recipe_of_the_monitoring_guide(start_server: StartServer) -> None:
+    """The formatter shown in docs/howto/monitoring.md writes one JSON object per record."""
+    guide = (ROOT / "docs" / "howto" / "monitoring.md").read_text(encoding="utf-8")
+    [recipe] = [block for block in re.findall(r"```python\n(.*?)```", guide, re.DOTALL)
+                if "class JsonLines" in block]  # fmt: skip
+    namespace: dict[str, object] = {}
+    exec(recipe, namespace)
+    handler = namespace["handler"]
+    assert isinstance(handler, logging.StreamHandler)
+    output = io.StringIO()
+    handler.setStream(output)
+    access = logging.getLogger("trioproto.access")
+    try:
+        server = await start_server(make_router(), access_log=True)
+        with trio.fail_after(20):
+            async with trioproto.open_websocket(
+                ws_url(server, "/rooms/a"), subprotocols=["echo"]
+            ) as ws:
+                await ws.send("hi")
+                assert await ws.receive() == "hi"
+            for _ in range(1000):
+                if output.getvalue():
+                    break
+                await trio.sleep(0.01)
+    finally:
+        access.removeHandler(handler)
+        access.propagate = True
+        access.setLevel(logging.NOTSET)
+    [line] = output.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["path"] == "/rooms/a"
+    assert record["route"] == "/rooms/{name}"
+    assert (record["messages_in"], record["bytes_out"]) == (1, 2)
+    assert (record["close_sent"], record["close_received"]) == (1000, 1000)

@@ -190,3 +190,22 @@ async def test_the_json_lines_recipe_of_the_monitoring_guide(start_server: Start
     assert record["route"] == "/rooms/{name}"
     assert (record["messages_in"], record["bytes_out"]) == (1, 2)
     assert (record["close_sent"], record["close_received"]) == (1000, 1000)
+
+
+async def test_a_dropped_connection_logs_no_close_received(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The peer vanished without a close frame (1006, RFC 6455 §7.1.5): nothing received."""
+    caplog.set_level(logging.INFO, logger="trioproto.access")
+    server = await start_server(make_router(), access_log=True)
+    with trio.fail_after(20):
+        async with trioproto.open_websocket(
+            ws_url(server, "/rooms/a"), subprotocols=["echo"]
+        ) as ws:
+            await ws.send("hi")
+            assert await ws.receive() == "hi"
+            await ws.abort()
+        await wait_for_records(caplog, 1)
+    [record] = access_records(caplog)
+    assert record.close_received is None  # type: ignore[attr-defined]
+    assert "received=None" in record.getMessage()

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 import trioproto
-from conftest import ROOT, StartServer, ws_url
+from helpers import ROOT, StartServer, ws_url
 
 
 def make_router() -> trioproto.Router:

@@ -19,7 +19,7 @@ import pytest
 import trio
 
 import trioproto
-from conftest import StartServer, ws_url
+from helpers import StartServer, ws_url
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

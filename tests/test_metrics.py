@@ -12,7 +12,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 import trioproto
-from conftest import ROOT, StartServer, ws_url
+from helpers import ROOT, StartServer, ws_url
 from trioproto.metrics import ServerCollector, add_metrics_route
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

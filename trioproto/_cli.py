@@ -5,13 +5,15 @@
     python -m trioproto serve MODULE:ATTR [--host H] [--port P] [--unix PATH]
             [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
             [--max-send-buffer BYTES] [--backpressure close|drop_oldest|drop_newest]
-            [--metrics PATH] [--access-log] [--log-level LEVEL]
+            [--metrics PATH] [--access-log] [--workers N|auto [--graceful-timeout S]]
+            [--log-level LEVEL]
     python -m trioproto connect URL [--subprotocol P] [--no-compression]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import os
@@ -92,6 +94,19 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log each connection when it ends, and each rejected handshake (trioproto.access)",
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N|auto",
+        help="run N worker processes on the same port (auto: one per CPU)",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="with --workers: seconds each worker gets to close its clients (default 10)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     connect = commands.add_parser(
         "connect", help="interactive client: send each line typed, print what arrives"
@@ -112,6 +127,28 @@ def _size(text: str) -> int | None:
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
     return value or None
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
 
 
 def load_target(target: str) -> Registry | Router:
@@ -143,14 +180,17 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (ImportError, ValueError) as exc:
         parser.error(str(exc))
     if args.metrics is not None:
+        if args.workers is not None:
+            parser.error("--metrics and --workers: each worker would report only its own figures")
         app = _with_metrics(parser, app, args.metrics)
     if (args.certfile is None) != (args.keyfile is None):
         parser.error("--certfile and --keyfile go together")
-    ssl_context = None
+    ssl_factory = None
     if args.certfile is not None:
         from ._tls import server_ssl_context
 
-        ssl_context = server_ssl_context(args.certfile, args.keyfile)
+        ssl_factory = functools.partial(server_ssl_context, args.certfile, args.keyfile)
+        ssl_factory()  # a bad certificate is reported here, not in every worker
     limits = Limits(max_message_size=args.max_message_size, max_send_buffer=args.max_send_buffer)
     compression = DEFAULT_COMPRESSION if args.compression == "deflate" else None
     run(
@@ -158,11 +198,14 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         args.port,
         host=args.host,
         unix_path=args.unix,
-        ssl_context=ssl_context,
+        ssl_context=ssl_factory,
         limits=limits,
         compression=compression,
         backpressure=args.backpressure,
         access_log=args.access_log,
+        workers=args.workers,
+        graceful_timeout=args.graceful_timeout,
+        log_level=args.log_level if args.workers is not None else None,
     )
     return 0
 

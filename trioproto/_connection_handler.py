@@ -61,6 +61,8 @@ class ServerStatistics:
         messages_sent: whole data messages sent on all connections so far.
         bytes_received: payload bytes of the messages received (after decompression).
         bytes_sent: payload bytes of the messages sent (before compression).
+        node_id: the server's node id (uuid4 hex), telling worker processes apart; empty
+            for a :class:`ConnectionHandler` used on its own.
     """
 
     open_connections: int
@@ -74,6 +76,7 @@ class ServerStatistics:
     bytes_sent: int
     messages_dropped: int = 0
     backpressure_closes: int = 0
+    node_id: str = ""
 
 
 class ConnectionHandler:

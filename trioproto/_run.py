@@ -1,15 +1,19 @@
 """Run a server as a program: bind, print the URL, stop gracefully on SIGINT/SIGTERM.
 
-This is what ``python -m trioproto serve`` and every example's ``__main__`` use.
+This is what ``python -m trioproto serve`` and every example's ``__main__`` use. With
+``workers=N`` the same server runs in N processes behind one port (see ``_supervisor``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 import signal
+import socket
 import ssl
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TextIO
 
 import trio
@@ -20,6 +24,9 @@ from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
+from ._supervisor import Supervisor
+from ._worker import WorkerSpec
+from ._worker_sockets import listen_unix, reserve_port
 
 __all__ = ["run", "serve_until_signal"]
 
@@ -84,13 +91,17 @@ def server_url(
     ssl_context: ssl.SSLContext | None,
 ) -> str:
     """The URL a client should use to reach ``server``."""
-    scheme = "wss" if ssl_context is not None else "ws"
+    return _url(ssl_context is not None, host, server.port if unix_path is None else 0, unix_path)
+
+
+def _url(tls: bool, host: str | None, port: int, unix_path: str | None) -> str:
+    scheme = "wss" if tls else "ws"
     if unix_path is not None:
         return f"{scheme}+unix://{unix_path}"
     shown = host or "0.0.0.0"
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"{scheme}://{shown}:{server.port}/"
+    return f"{scheme}://{shown}:{port}/"
 
 
 def run(
@@ -99,7 +110,7 @@ def run(
     *,
     host: str | None = "127.0.0.1",
     unix_path: str | None = None,
-    ssl_context: ssl.SSLContext | None = None,
+    ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
     compression: DeflatePolicy | None = DEFAULT_COMPRESSION,
@@ -109,25 +120,115 @@ def run(
     backpressure: BackpressurePolicy | str = DEFAULT_POLICY,
     access_log: bool = False,
     announce: TextIO | None = sys.stdout,
+    workers: int | None = None,
+    graceful_timeout: float = 10.0,
+    log_level: str | None = None,
 ) -> None:
-    """Run :func:`serve_until_signal` in a fresh trio event loop (for scripts); the arguments
-    are the same."""
-    trio.run(
-        functools.partial(
-            serve_until_signal,
-            app,
-            port,
-            host=host,
-            unix_path=unix_path,
-            ssl_context=ssl_context,
-            limits=limits,
-            timeouts=timeouts,
-            compression=compression,
-            origins=origins,
-            on_handshake=on_handshake,
-            hub=hub,
-            backpressure=backpressure,
-            access_log=access_log,
-            announce=announce,
+    """Serve ``app`` until SIGINT/SIGTERM (for scripts and the command line).
+
+    Without ``workers``, runs :func:`serve_until_signal` in a fresh trio event loop; the
+    arguments are the same (``ssl_context`` may also be a function returning the context).
+
+    With ``workers=N``, starts N worker processes (multiprocessing's *spawn* method, so call
+    ``run`` under ``if __name__ == "__main__":`` and define ``app`` and its handlers at module
+    level), each with its own ``SO_REUSEPORT`` listener on the same port; restarts a worker
+    that dies; and on SIGINT/SIGTERM stops them all (clients get 1001), killing a worker still
+    running after ``graceful_timeout`` seconds. Port 0 picks one free port for all workers. A
+    Unix socket is bound once and shared (one accept queue). For TLS, pass ``ssl_context`` as
+    a function that builds the context in each worker, for example
+    ``functools.partial(trioproto.server_ssl_context, "cert.pem", "key.pem")``. ``log_level``
+    configures logging in each worker (its lines carry ``node=<node id>``).
+
+    Raises:
+        TypeError: ``workers`` with an ``ssl.SSLContext`` object or a ``hub`` object (neither
+            can cross processes).
+        SystemExit: with status 1 when the workers could not start, or one had to be killed
+            because it did not stop within ``graceful_timeout`` seconds.
+    """
+    if workers is None:
+        trio.run(
+            functools.partial(
+                serve_until_signal,
+                app,
+                port,
+                host=host,
+                unix_path=unix_path,
+                ssl_context=ssl_context() if callable(ssl_context) else ssl_context,
+                limits=limits,
+                timeouts=timeouts,
+                compression=compression,
+                origins=origins,
+                on_handshake=on_handshake,
+                hub=hub,
+                backpressure=backpressure,
+                access_log=access_log,
+                announce=announce,
+            )
         )
+        return
+    if hub is not None:
+        raise TypeError("with workers, each worker makes its own hub: hub= cannot be passed")
+    if isinstance(ssl_context, ssl.SSLContext):
+        raise TypeError(
+            "with workers, pass ssl_context as a function that builds the context in each "
+            "worker (an SSLContext cannot be sent to another process)"
+        )
+    spec = WorkerSpec(
+        app,
+        host,
+        port,
+        ssl_factory=ssl_context,
+        limits=limits,
+        timeouts=timeouts,
+        compression=compression,
+        origins=origins,
+        on_handshake=on_handshake,
+        backpressure=backpressure,
+        access_log=access_log,
+        log_level=log_level,
     )
+    status = _run_workers(spec, unix_path, workers, graceful_timeout, announce)
+    if status != 0:
+        raise SystemExit(status)
+
+
+def _run_workers(
+    spec: WorkerSpec,
+    unix_path: str | None,
+    workers: int,
+    graceful_timeout: float,
+    announce: TextIO | None,
+) -> int:
+    """Bind (or reserve) the address once, then let a :class:`Supervisor` run the workers."""
+    held: list[socket.socket] = []
+    try:
+        try:
+            if unix_path is not None:
+                held = [listen_unix(unix_path, spec.backlog)]
+                port = 0
+            else:
+                port, held = reserve_port(spec.host, spec.port)
+        except OSError as exc:
+            where = unix_path if unix_path is not None else f"{spec.host or '*'}:{spec.port}"
+            print(f"error: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        spec = dataclasses.replace(spec, port=port)
+        url = _url(spec.ssl_factory is not None, spec.host, port, unix_path)
+        try:
+            supervisor = Supervisor(
+                spec,
+                workers,
+                url=url,
+                unix_socket=held[0] if unix_path is not None else None,
+                graceful_timeout=graceful_timeout,
+                announce=announce,
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return supervisor.run()
+    finally:
+        for sock in held:
+            sock.close()
+        if unix_path is not None and held:
+            os.unlink(unix_path)

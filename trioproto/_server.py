@@ -19,6 +19,7 @@ cancelling the stragglers. The handler nursery runs in a shielded scope, so canc
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import ssl
 from collections.abc import Collection, Sequence
 from typing import TypeAlias
@@ -131,9 +132,14 @@ class WebSocketServer:
                     ports.append(int(name[1]))
         return ports
 
+    @property
+    def node_id(self) -> str:
+        """Which node (worker process) this server is: its hub's ``node_id`` (uuid4 hex)."""
+        return self.handler.hub.node_id
+
     def statistics(self) -> ServerStatistics:
-        """Counters of this server."""
-        return self.handler.statistics()
+        """Counters of this server, and its node id."""
+        return dataclasses.replace(self.handler.statistics(), node_id=self.node_id)
 
     async def handle_stream(self, stream: trio.abc.Stream, *, remote: object = None) -> None:
         """Serve one connection accepted elsewhere; see :meth:`ConnectionHandler.handle_stream`."""

@@ -36,6 +36,8 @@ from ._options import DEFAULT_COMPRESSION as DEFAULT_COMPRESSION
 from ._options import HandshakeHook as HandshakeHook
 from ._options import ServerOptions as ServerOptions
 from ._outbox import BackpressurePolicy as BackpressurePolicy
+from ._redis_backplane import RedisBackplane as RedisBackplane
+from ._redis_backplane import RedisBackplaneStatistics as RedisBackplaneStatistics
 from ._registry import Activation as Activation
 from ._registry import Handler as Handler
 from ._registry import HandlerEntry as HandlerEntry
@@ -107,6 +109,8 @@ __all__ = [
     "MessageSendChannel",
     "PayloadTooBig",
     "ProtocolError",
+    "RedisBackplane",
+    "RedisBackplaneStatistics",
     "Registry",
     "Reject",
     "RemoteProtocolError",

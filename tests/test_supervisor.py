@@ -246,3 +246,18 @@ async def test_a_worker_not_stopping_in_time_is_killed_and_the_exit_status_says_
             assert await program.process.wait() == 1
             await stream.aclose()
     assert b"did not stop within 0.5 s; killed" in program.stderr
+
+
+async def test_workers_stop_by_themselves_when_the_supervisor_is_killed() -> None:
+    with trio.fail_after(60):
+        async with (
+            supervisor("--port", "0", "--workers", "2") as (program, url),
+            clients(url, 4) as opened,
+        ):
+            program.process.kill()  # SIGKILL: the supervisor cannot forward anything
+            await program.process.wait()
+            for ws, _pid in opened:
+                with pytest.raises(trio.EndOfChannel):
+                    await ws.receive()
+                assert ws.closed is not None
+                assert ws.closed.code == 1001

@@ -10,13 +10,14 @@ closes every connection with 1001 (going away) as a single-process server does.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import pickle
 import signal
 import socket
 import ssl
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -127,11 +128,31 @@ async def _serve_worker(
             )
             logger.info("worker %d listening", os.getpid())
             pipe.send(LISTENING)
-            async for _ in signals:
-                break
+            stop = trio.Event()
+            nursery.start_soon(_set_on_signal, signals, stop)
+            nursery.start_soon(_set_when_supervisor_dies, stop)
+            await stop.wait()
             logger.info("stopping: closing %d connections", len(server.connections))
             await server.aclose()
+            nursery.cancel_scope.cancel()
         logger.info("stopped")
+
+
+async def _set_on_signal(signals: AsyncIterator[int], stop: trio.Event) -> None:
+    async for _ in signals:
+        stop.set()
+        return
+
+
+async def _set_when_supervisor_dies(stop: trio.Event) -> None:
+    """A supervisor killed with SIGKILL cannot stop its workers: they stop by themselves (the
+    parent's sentinel becomes readable when it exits), rather than serve on as orphans."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    await trio.lowlevel.wait_readable(parent.sentinel)
+    logger.warning("the supervisor exited; stopping")
+    stop.set()
 
 
 def _tag_log_records(node_id: str) -> None:

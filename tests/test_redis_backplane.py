@@ -7,6 +7,7 @@ Redis. Faults are real: ``CLIENT KILL TYPE pubsub`` and a full server restart.
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -291,3 +292,9 @@ def _publish_blocking(
         replies = b""
         while replies.count(b"\r\n") < len(messages):
             replies += sock.recv(65536)
+
+
+def test_importing_trioproto_does_not_import_coredis() -> None:
+    code = "import sys, trioproto; print('coredis' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -134,7 +135,7 @@ async def test_a_killed_worker_is_replaced_and_the_other_workers_clients_stay() 
             for ws, pid in opened:
                 if pid == victim:
                     with pytest.raises(trioproto.ConnectionClosed):
-                        await _echoes(ws, "gone")
+                        await ws.receive()  # the worker's socket was reset
             for ws in survivors:
                 assert await _echoes(ws, "still here")
                 assert ws.closed is None
@@ -261,3 +262,29 @@ async def test_workers_stop_by_themselves_when_the_supervisor_is_killed() -> Non
                     await ws.receive()
                 assert ws.closed is not None
                 assert ws.closed.code == 1001
+
+
+async def test_run_with_workers_from_a_script() -> None:
+    with trio.fail_after(60):
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "tests/worker_app.py"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's trioproto
+        )
+        try:
+            line = await _read_line(process)
+            assert line.endswith(" with 2 workers"), line
+            async with clients(line.split()[2], 1) as [(ws, _pid)]:
+                assert await _echoes(ws, "from a script")
+            process.send_signal(signal.SIGINT)  # as Ctrl-C would
+            assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+def test_an_ssl_context_cannot_go_to_workers() -> None:
+    with pytest.raises(TypeError, match="pass ssl_context as a function"):
+        trioproto.run(trioproto.Registry(), 0, ssl_context=ssl.create_default_context(), workers=2)

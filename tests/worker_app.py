@@ -12,3 +12,7 @@ async def whoami_then_echo(ws: trioproto.WebSocket) -> None:
     await ws.outbound.send(f"{os.getpid()} {os.environ.get('TRIOPROTO_NODE_ID', '')}")
     async for message in ws.inbound:
         await ws.outbound.send(message)
+
+
+if __name__ == "__main__":
+    trioproto.run(registry, 0, workers=2)

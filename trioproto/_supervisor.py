@@ -29,7 +29,7 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -59,7 +59,7 @@ class _Slot:
     started_at: float = 0.0
     backoff: float = _FIRST_BACKOFF
     restart_at: float | None = None
-    failure: str | None = field(default=None)
+    failure: str | None = None
 
 
 class Supervisor:

@@ -99,6 +99,16 @@ class RedisProcess:
                 reply += chunk
             return reply.split(b"\r\n")[0]
 
+    async def subscribers(self, channel: str) -> int:
+        """How many connections Redis counts as subscribed to ``channel`` (PUBSUB NUMSUB)."""
+        stream = await trio.open_tcp_stream("127.0.0.1", self.port)
+        async with stream:
+            await stream.send_all(f"PUBSUB NUMSUB {channel}\r\n".encode())
+            reply = b""
+            while reply.count(b"\r\n") < 4:  # *2, $N, the channel, :count
+                reply += await stream.receive_some()
+        return int(reply.split(b"\r\n")[3].lstrip(b":"))
+
     async def _pong(self) -> bool:
         try:
             return await self.command("PING") == b"+PONG"

@@ -8,13 +8,12 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trustme
+from worker_programs import clients, read_line, supervisor
 
 import trioproto
 from helpers import ROOT
@@ -22,72 +21,6 @@ from helpers import ROOT
 # 20 clients are enough for the kernel to use both workers (the chance that 20 connections all
 # land on one of two SO_REUSEPORT sockets is 2 x 2**-20).
 CLIENTS = 20
-
-
-class Program:
-    """A running ``python -m trioproto serve ... --workers N``: its process and its stderr."""
-
-    def __init__(self, process: trio.Process) -> None:
-        self.process = process
-        self.stderr = b""
-
-    async def collect_stderr(self) -> None:
-        assert self.process.stderr is not None
-        while chunk := await self.process.stderr.receive_some():
-            self.stderr += chunk
-
-
-async def _read_line(process: trio.Process) -> str:
-    assert process.stdout is not None
-    buffer = b""
-    with trio.fail_after(30):
-        while b"\n" not in buffer:
-            chunk = await process.stdout.receive_some()
-            if not chunk:
-                return buffer.decode()
-            buffer += chunk
-    return buffer.split(b"\n")[0].decode()
-
-
-@asynccontextmanager
-async def supervisor(*args: str) -> AsyncIterator[tuple[Program, str]]:
-    """Start the CLI with workers; yield it and its URL; kill it if the test left it running."""
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "trioproto", "serve", "tests.worker_app:registry", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    program = Program(process)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(program.collect_stderr)
-        try:
-            line = await _read_line(process)
-            assert line.startswith("serving on "), (line, program.stderr)
-            yield program, line.split()[2]
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                with trio.move_on_after(20):
-                    await process.wait()
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-
-
-@asynccontextmanager
-async def clients(url: str, count: int) -> AsyncIterator[list[tuple[trioproto.WebSocket, int]]]:
-    """``count`` open connections, each with the pid of the worker that greeted it."""
-    async with AsyncExitStack() as stack:
-        opened = []
-        for _ in range(count):
-            ws = await stack.enter_async_context(trioproto.open_websocket(url))
-            greeting = await ws.receive()
-            assert isinstance(greeting, str)
-            pid, node_id = greeting.split()
-            assert len(node_id) == 32
-            opened.append((ws, int(pid)))
-        yield opened
 
 
 async def _echoes(ws: trioproto.WebSocket, text: str) -> bool:
@@ -273,7 +206,7 @@ async def test_run_with_workers_from_a_script() -> None:
             env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's trioproto
         )
         try:
-            line = await _read_line(process)
+            line = await read_line(process)
             assert line.endswith(" with 2 workers"), line
             async with clients(line.split()[2], 1) as [(ws, _pid)]:
                 assert await _echoes(ws, "from a script")

@@ -6,6 +6,7 @@
             [--certfile F --keyfile F] [--max-message-size BYTES] [--compression deflate|none]
             [--max-send-buffer BYTES] [--backpressure close|drop_oldest|drop_newest]
             [--metrics PATH] [--access-log] [--workers N|auto [--graceful-timeout S]]
+            [--backplane redis://HOST:PORT/DB]
             [--log-level LEVEL]
     python -m trioproto connect URL [--subprotocol P] [--no-compression]
 """
@@ -20,6 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._backplane import BackplaneUnavailable
 from ._config import DEFAULT_LIMITS, Limits
 from ._options import DEFAULT_COMPRESSION
 from ._registry import Registry
@@ -107,6 +109,11 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="with --workers: seconds each worker gets to close its clients (default 10)",
     )
+    serve.add_argument(
+        "--backplane",
+        metavar="URL",
+        help="Redis/Valkey URL: hub messages reach every process and machine using it",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     connect = commands.add_parser(
         "connect", help="interactive client: send each line typed, print what arrives"
@@ -193,20 +200,26 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         ssl_factory()  # a bad certificate is reported here, not in every worker
     limits = Limits(max_message_size=args.max_message_size, max_send_buffer=args.max_send_buffer)
     compression = DEFAULT_COMPRESSION if args.compression == "deflate" else None
-    run(
-        app,
-        args.port,
-        host=args.host,
-        unix_path=args.unix,
-        ssl_context=ssl_factory,
-        limits=limits,
-        compression=compression,
-        backpressure=args.backpressure,
-        access_log=args.access_log,
-        workers=args.workers,
-        graceful_timeout=args.graceful_timeout,
-        log_level=args.log_level if args.workers is not None else None,
-    )
+    try:
+        run(
+            app,
+            args.port,
+            host=args.host,
+            unix_path=args.unix,
+            ssl_context=ssl_factory,
+            limits=limits,
+            compression=compression,
+            backpressure=args.backpressure,
+            access_log=args.access_log,
+            workers=args.workers,
+            graceful_timeout=args.graceful_timeout,
+            log_level=args.log_level if args.workers is not None else None,
+            backplane=args.backplane,
+        )
+    except (ValueError, ModuleNotFoundError, BackplaneUnavailable) as exc:
+        # A bad --backplane URL, coredis missing, or Redis unreachable at start-up.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import trio
 
 from ._access_log import log_connection, log_rejection
+from ._backplane import BackplaneStatistics
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
 from ._connection import WebSocket
@@ -63,6 +64,8 @@ class ServerStatistics:
         bytes_sent: payload bytes of the messages sent (before compression).
         node_id: the server's node id (uuid4 hex), telling worker processes apart; empty
             for a :class:`ConnectionHandler` used on its own.
+        backplane: the hub's backplane statistics (``connected`` says whether it reaches the
+            other nodes now), or ``None`` without a backplane.
     """
 
     open_connections: int
@@ -77,6 +80,7 @@ class ServerStatistics:
     messages_dropped: int = 0
     backpressure_closes: int = 0
     node_id: str = ""
+    backplane: BackplaneStatistics | None = None
 
 
 class ConnectionHandler:

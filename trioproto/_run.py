@@ -13,15 +13,18 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TextIO
 
 import trio
 
+from ._backplane import BackplaneUnavailable
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._hub import Hub
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
+from ._redis_backplane import RedisBackplane
+from ._redis_hub import redis_hub
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
 from ._supervisor import Supervisor
@@ -123,6 +126,7 @@ def run(
     workers: int | None = None,
     graceful_timeout: float = 10.0,
     log_level: str | None = None,
+    backplane: str | None = None,
 ) -> None:
     """Serve ``app`` until SIGINT/SIGTERM (for scripts and the command line).
 
@@ -139,14 +143,24 @@ def run(
     ``functools.partial(trioproto.server_ssl_context, "cert.pem", "key.pem")``. ``log_level``
     configures logging in each worker (its lines carry ``node=<node id>``).
 
+    ``backplane`` is a Redis URL (``redis://host:6379/0``): the server's hub (each worker's)
+    then reaches the connections of every other process and machine using the same Redis,
+    through a :class:`~trioproto.RedisBackplane` (``pip install 'trioproto[redis]'``).
+
     Raises:
+        ValueError: ``backplane`` is not a Redis URL, or given together with ``hub``.
+        BackplaneUnavailable: Redis at ``backplane`` cannot be reached at start-up.
         TypeError: ``workers`` with an ``ssl.SSLContext`` object or a ``hub`` object (neither
             can cross processes).
         SystemExit: with status 1 when the workers could not start, or one had to be killed
             because it did not stop within ``graceful_timeout`` seconds.
     """
     if workers is None:
-        trio.run(
+        if backplane is not None:
+            if hub is not None:
+                raise ValueError("give either hub= or backplane=, not both")
+            hub = redis_hub(backplane)
+        _run_reporting_backplane_errors(
             functools.partial(
                 serve_until_signal,
                 app,
@@ -168,6 +182,8 @@ def run(
         return
     if hub is not None:
         raise TypeError("with workers, each worker makes its own hub: hub= cannot be passed")
+    if backplane is not None:
+        RedisBackplane(backplane)  # a bad URL or a missing coredis is reported here, once
     if isinstance(ssl_context, ssl.SSLContext):
         raise TypeError(
             "with workers, pass ssl_context as a function that builds the context in each "
@@ -186,10 +202,25 @@ def run(
         backpressure=backpressure,
         access_log=access_log,
         log_level=log_level,
+        backplane=backplane,
     )
     status = _run_workers(spec, unix_path, workers, graceful_timeout, announce)
     if status != 0:
         raise SystemExit(status)
+
+
+def _run_reporting_backplane_errors(main: Callable[[], Awaitable[None]]) -> None:
+    """``trio.run(main)``, raising a backplane's start-up failure by itself (not in a group)."""
+    try:
+        trio.run(main)
+    except BaseExceptionGroup as group:
+        matched, _rest = group.split(BackplaneUnavailable)
+        if matched is None:
+            raise
+        first: BaseException = matched
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 def _run_workers(

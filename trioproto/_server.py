@@ -138,8 +138,13 @@ class WebSocketServer:
         return self.handler.hub.node_id
 
     def statistics(self) -> ServerStatistics:
-        """Counters of this server, and its node id."""
-        return dataclasses.replace(self.handler.statistics(), node_id=self.node_id)
+        """Counters of this server, its node id, and its hub's backplane statistics."""
+        backplane = self.hub.backplane
+        return dataclasses.replace(
+            self.handler.statistics(),
+            node_id=self.node_id,
+            backplane=backplane.statistics() if backplane is not None else None,
+        )
 
     async def handle_stream(self, stream: trio.abc.Stream, *, remote: object = None) -> None:
         """Serve one connection accepted elsewhere; see :meth:`ConnectionHandler.handle_stream`."""

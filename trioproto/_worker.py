@@ -27,6 +27,7 @@ from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._hub import Hub
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
+from ._redis_hub import redis_hub
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
 from ._worker_sockets import listen_reuse_port, to_trio_listeners
@@ -50,7 +51,8 @@ class WorkerSpec:
 
     Each worker binds ``host``/``port`` itself unless the supervisor hands it a Unix socket.
     ``ssl_factory`` builds the TLS context inside the worker (an ``SSLContext`` cannot cross
-    processes).
+    processes). ``backplane``: a Redis URL; each worker's hub then reaches the other workers'
+    (and other machines') connections through it.
     """
 
     app: App
@@ -66,6 +68,7 @@ class WorkerSpec:
     access_log: bool = False
     backlog: int | None = None
     log_level: str | None = None
+    backplane: str | None = None
 
 
 def worker_main(
@@ -108,6 +111,7 @@ async def _serve_worker(
     else:
         sockets = listen_reuse_port(spec.host, spec.port, spec.backlog)
     ssl_context = spec.ssl_factory() if spec.ssl_factory is not None else None
+    hub = redis_hub(spec.backplane, node_id) if spec.backplane else Hub(node_id=node_id)
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             server: WebSocketServer = await nursery.start(
@@ -122,7 +126,7 @@ async def _serve_worker(
                     backpressure=spec.backpressure,
                     access_log=spec.access_log,
                     listeners=to_trio_listeners(sockets),
-                    hub=Hub(node_id=node_id),
+                    hub=hub,
                     task_status=task_status,
                 )
             )

@@ -3,6 +3,7 @@ loopback sockets (RFC 6455 §5.5.1, §7.1.1, §7.1.7; issue 17, defects 3 and 4)
 
 from __future__ import annotations
 
+import contextlib
 import socket as stdlib_socket
 
 import trio
@@ -13,6 +14,7 @@ from helpers import StartServer, echo_registry
 from trioproto._sansio._frames import serialize_frame
 from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
+from trioproto.testing._pair import websocket_pair
 
 MASK = b"\x0a\x0b\x0c\x0d"
 
@@ -170,3 +172,30 @@ async def test_aclose_bounds_handlers_that_do_not_read_by_the_shutdown_timeout(
     assert cancelled.is_set()
     assert trio.current_time() - start == 3
     await stream.aclose()
+
+
+async def test_failing_while_another_task_sends_does_not_crash(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The peer's violation fails the connection while a send of another task is blocked on
+    a peer that does not read: the drain after the failure must not collide with that send
+    (trio's SocketStream refuses a concurrent send_eof with BusyResourceError)."""
+    a, b = trio.socket.socketpair()
+    client_stream, server_stream = trio.SocketStream(a), trio.SocketStream(b)
+    limits = trioproto.Limits(max_queued_messages=1, max_message_size=None)
+    async with websocket_pair(client_stream, server_stream, limits=limits) as (client, _server):
+
+        async def flood() -> None:
+            with contextlib.suppress(trioproto.ConnectionClosed):
+                while True:
+                    await client.send(b"x" * 1_000_000)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(flood)
+            await trio.testing.wait_all_tasks_blocked()
+            # A frame no server may send (reserved opcode), written around the server object.
+            await server_stream.send_all(bytes([0x83, 0x00]))
+            with trio.fail_after(60):
+                await client.wait_closed()
+    assert client.closed is not None
+    assert client.closed.sent is not None and client.closed.sent[0] == 1002

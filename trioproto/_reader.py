@@ -148,7 +148,11 @@ class ConnectionReader:
         kernel send a reset, which can destroy our close frame before the peer reads it."""
         stream = self._stream
         if isinstance(stream, trio.abc.HalfCloseableStream):
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            # BusyResourceError: a send of another task is under way (it fails on its own);
+            # the stream refuses before doing anything, and the drain below still helps.
+            with contextlib.suppress(
+                trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError
+            ):
                 await stream.send_eof()
         with trio.move_on_after(self._close_timeout):
             try:

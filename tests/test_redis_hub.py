@@ -169,3 +169,34 @@ async def test_server_statistics_say_whether_the_backplane_is_connected(
         while not server.statistics().backplane.connected:  # type: ignore[union-attr]  # noqa: ASYNC110
             await trio.sleep(0.02)
     await server.aclose()
+
+
+async def test_a_redis_outage_never_fails_a_publisher_and_local_delivery_goes_on(
+    redis: RedisProcess, nursery: trio.Nursery
+) -> None:
+    from trioproto._redis_hub import redis_hub
+
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def subscriber(ws: trioproto.WebSocket) -> None:
+        await ws.subscribe("news")
+        await ws.send("subscribed")
+        await ws.wait_closed()
+
+    hub = redis_hub(redis.url)
+    server: trioproto.WebSocketServer = await nursery.start(
+        lambda task_status: trioproto.serve(
+            registry, 0, host="127.0.0.1", hub=hub, task_status=task_status
+        )
+    )
+    async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/") as client:
+        assert await client.receive() == "subscribed"
+        await redis.stop()
+        with trio.fail_after(10):
+            while hub.backplane.statistics().connected:  # type: ignore[union-attr]  # noqa: ASYNC110
+                await trio.sleep(0.02)
+        assert await hub.publish("news", "during the outage") == 1  # no exception
+        assert await client.receive() == "during the outage"
+        assert hub.statistics().remote_failures == 1
+    await server.aclose()

@@ -35,7 +35,7 @@ from typing import Generic, Protocol, TypeVar
 
 import trio
 
-from ._backplane import Backplane, Envelope, Kind
+from ._backplane import Backplane, BackplaneUnavailable, Envelope, Kind
 from ._outbox import BackpressurePolicy
 from ._prepared import PreparedMessage
 
@@ -77,6 +77,8 @@ class HubStatistics:
         broadcasts: :meth:`Hub.broadcast` calls on this node.
         sent_to: :meth:`Hub.send_to` calls on this node.
         remote_envelopes: envelopes from other nodes delivered here.
+        remote_failures: publishes, broadcasts and sends that reached the local connections
+            but not the other nodes, because the backplane was unavailable.
     """
 
     connections: int
@@ -86,6 +88,7 @@ class HubStatistics:
     broadcasts: int
     sent_to: int
     remote_envelopes: int
+    remote_failures: int = 0
 
 
 def check_topic(topic: object) -> str:
@@ -129,7 +132,7 @@ class BaseHub(Generic[Connection]):
         # connection -> its topics, so that leaving costs O(its subscriptions)
         self._subscriptions: dict[Connection, set[str]] = {}
         self._running = False
-        self._published = self._broadcasts = self._sent_to = self._remote = 0
+        self._published = self._broadcasts = self._sent_to = self._remote = self._remote_failures = 0
 
     # ------------------------------------------------------------ public API
 
@@ -169,8 +172,11 @@ class BaseHub(Generic[Connection]):
         Raises:
             ValueError: ``topic`` is empty or longer than 256 characters.
             TypeError: ``topic`` is not a str, or ``message`` neither str nor bytes-like.
-            BackplaneUnavailable: the backplane cannot reach other nodes now; local
-                subscribers got the message anyway.
+
+        With a backplane that cannot reach the other nodes now (a broker outage), the local
+        subscribers still get the message and nothing is raised: the miss is counted
+        (``remote_failures`` here, ``publish_failures`` in the backplane's statistics) and
+        the backplane logs the outage once. Delivery across nodes is at most once.
         """
         check_topic(topic)
         prepared = PreparedMessage.of(message)
@@ -272,6 +278,7 @@ class BaseHub(Generic[Connection]):
             broadcasts=self._broadcasts,
             sent_to=self._sent_to,
             remote_envelopes=self._remote,
+            remote_failures=self._remote_failures,
         )
 
     # ------------------------------------------------- used by the server
@@ -310,7 +317,12 @@ class BaseHub(Generic[Connection]):
             await trio.lowlevel.checkpoint()
             return
         envelope = Envelope(kind, target, prepared.payload, prepared.text, self.node_id)
-        await self.backplane.publish(envelope)
+        try:
+            await self.backplane.publish(envelope)
+        except BackplaneUnavailable:
+            # Local delivery happened; a broker outage must not fail the caller (often a
+            # handler, which would close its own connection). The backplane logs the outage.
+            self._remote_failures += 1
 
     def _deliver_envelope(self, envelope: Envelope) -> None:
         """Deliver another node's envelope to the local connections it targets."""

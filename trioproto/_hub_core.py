@@ -132,7 +132,8 @@ class BaseHub(Generic[Connection]):
         # connection -> its topics, so that leaving costs O(its subscriptions)
         self._subscriptions: dict[Connection, set[str]] = {}
         self._running = False
-        self._published = self._broadcasts = self._sent_to = self._remote = self._remote_failures = 0
+        self._published = self._broadcasts = self._sent_to = 0
+        self._remote = self._remote_failures = 0
 
     # ------------------------------------------------------------ public API
 

@@ -23,7 +23,7 @@ from ..process import start_target
 from ..wire import BINARY, CLOSE, TEXT, RawClient, encode_frame
 
 NAME = "shutdown"
-CLOSE_TIMEOUT = 4.0
+CLOSE_TIMEOUT = 3.0
 SLACK = 2.0
 _WINDOW = 32
 
@@ -104,7 +104,7 @@ async def run(settings: Settings) -> Result:
                 nursery.start_soon(_hog, server.port, stop_hog)
                 for client in clients:
                     nursery.start_soon(client.run)
-                await trio.sleep(settings.size(1.5, 5.0))
+                await trio.sleep(settings.size(1.0, 5.0))
                 signalled = time.monotonic()
                 server.terminate()
                 await server.process.wait()

@@ -67,7 +67,7 @@ async def _probe(port: int) -> float:
 async def run(settings: Settings) -> Result:
     result = Result(NAME)
     count = settings.size(200, 1000)
-    timeout = settings.size(3.0, 10.0)
+    timeout = settings.size(2.0, 10.0)
     slow_dropped: list[float] = []
     silent_dropped: list[float] = []
     probes: list[float] = []

@@ -37,6 +37,14 @@ class TargetServer:
     stderr_path: str
     #: Lines printed on standard output after the ``serving on`` line.
     output: list[str] = field(default_factory=list)
+    #: Set once the server closed its standard output (it exited).
+    output_complete: trio.Event = field(default_factory=trio.Event)
+    _more_output: trio.Event = field(default_factory=trio.Event)
+
+    async def wait_for_line(self, line: str) -> None:
+        """Wait until the server prints ``line`` on standard output."""
+        while line not in self.output:
+            await self._more_output.wait()
 
     def rss(self) -> int:
         """The server's resident set size, in bytes."""
@@ -91,6 +99,9 @@ async def _read_output(server: TargetServer, stdout: trio.abc.ReceiveStream) -> 
         buffer += data
         *lines, buffer = buffer.split(b"\n")
         server.output.extend(line.decode("utf-8", "replace") for line in lines)
+        server._more_output.set()
+        server._more_output = trio.Event()
+    server.output_complete.set()
 
 
 @asynccontextmanager

@@ -92,6 +92,9 @@ def _frames_outcome(pieces: Sequence[bytes], compress: bool) -> tuple[object, ..
     for piece in pieces:
         codec.receive_data(piece)
         events.extend(codec.events())
+        while codec.paused:  # after each decompressed message, as the connection does
+            codec.receive_data(b"")
+            events.extend(codec.events())
         if codec.failure_pending:
             codec.fail_for_violation()
         output += codec.data_to_send()

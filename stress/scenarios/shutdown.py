@@ -110,7 +110,8 @@ async def run(settings: Settings) -> Result:
                 await server.process.wait()
                 took = time.monotonic() - signalled
                 stop_hog.set()
-        await trio.sleep(0.1)  # let the output reader take the last lines
+        with trio.fail_after(5):
+            await server.output_complete.wait()
         echoed = _parse_counts(server.output)
         crashes = server.crashes()
     missing, no_close = [], []

@@ -38,8 +38,7 @@ async def test_count_handler_reports_its_echoes() -> None:
             await client.receive_until_end(5.0)
             await client.aclose()
             with trio.fail_after(5):
-                while "echoed 7 3" not in server.output:
-                    await trio.sleep(0.05)
+                await server.wait_for_line("echoed 7 3")
 
 
 async def test_fail_handler_closes_with_1011() -> None:

@@ -89,6 +89,15 @@ def test_absolute_form_target() -> None:
     assert validate_request(request(target="ws://h")).path == "/"
 
 
+@pytest.mark.parametrize("target", ["http://[::1/", "ws://[", "wss://a]b/"])
+def test_absolute_form_with_a_broken_ip_literal_is_400(target: str) -> None:
+    """RFC 3986 §3.2.2: an IP literal is enclosed in brackets. urlsplit raises ValueError on an
+    unbalanced one; the answer must be a 400, not an internal error (found by stress fuzz)."""
+    with pytest.raises(InvalidHandshake) as caught:
+        validate_request(request(target=target))
+    assert caught.value.http_status == 400
+
+
 @pytest.mark.parametrize(
     ("req", "status", "header"),
     [

@@ -143,12 +143,14 @@ def validate_request(request: Request) -> HandshakeRequest:
             (("Sec-WebSocket-Version", "13"),),
         )
     target = request.target
-    if target.startswith("/"):
-        parts = urllib.parse.urlsplit(target)
-    elif target.lower().startswith(("http://", "https://", "ws://", "wss://")):
-        parts = urllib.parse.urlsplit(target)  # absolute form (RFC 9112 §3.2.2)
-    else:
+    if not target.startswith("/") and not target.lower().startswith(
+        ("http://", "https://", "ws://", "wss://")  # absolute form (RFC 9112 §3.2.2)
+    ):
         raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400)
+    try:
+        parts = urllib.parse.urlsplit(target)
+    except ValueError:  # an unbalanced "[" in the authority: "Invalid IPv6 URL"
+        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
     subprotocols = tuple(headers.get_list("Sec-WebSocket-Protocol"))
     for name in subprotocols:
         if not is_token(name):

@@ -137,7 +137,7 @@ async def _fresh(port: int) -> str | None:
 async def run(settings: Settings) -> Result:
     result = Result(NAME)
     per_stage = settings.size(8, 100)
-    bulk = settings.size(60, 600)
+    bulk = settings.size(150, 600)
     plan = [
         (name, stage, reset)
         for name, stage in STAGES.items()

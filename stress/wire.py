@@ -31,6 +31,7 @@ __all__ = [
     "encode_frame",
     "expected_accept",
     "handshake_request",
+    "parse_frame",
 ]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -220,7 +221,7 @@ class RawClient:
         Raises:
             trio.BrokenResourceError: the connection was reset.
         """
-        while (parsed := _parse_frame(self.buffer)) is None:
+        while (parsed := parse_frame(self.buffer)) is None:
             if not await self._fill():
                 return None
         frame, size = parsed
@@ -294,7 +295,12 @@ def _header(head: bytes, name: bytes) -> bytes | None:
     return None
 
 
-def _parse_frame(buffer: bytearray) -> tuple[Frame, int] | None:
+def parse_frame(buffer: bytearray) -> tuple[Frame, int] | None:
+    """The first frame in ``buffer`` and its size, or ``None`` while it is incomplete.
+
+    Raises:
+        ValueError: the frame is masked (a server must not mask, RFC 6455 §5.1).
+    """
     if len(buffer) < 2:
         return None
     first, second = buffer[0], buffer[1]

@@ -20,17 +20,27 @@ import signal
 import types
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from trioproto import DEFAULT_LIMITS, DeflatePolicy, InvalidHandshake
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._deflate import DeflateParameters, PerMessageDeflate, negotiate_server
+from trioproto._sansio._events import Event
 from trioproto._sansio._frames import is_sendable_close_code
 from trioproto._sansio._handshake import validate_request
 from trioproto._sansio._http import RequestHeadParser
 
-from ..wire import CLOSE, _parse_frame
+from ..wire import CLOSE, Frame, parse_frame
 
-__all__ = ["ORACLES", "Hang", "judge"]
+__all__ = [
+    "ORACLES",
+    "FramesOutcome",
+    "Hang",
+    "HeadOutcome",
+    "frames_outcome",
+    "head_outcome",
+    "judge",
+]
 
 HEAD_STATUSES = frozenset({400, 405, 414, 426, 431, 505})
 FAILURE_CODES = frozenset({1002, 1007, 1009})
@@ -54,7 +64,38 @@ def _cuts(data: bytes) -> list[bytes]:
 # ------------------------------------------------------------------ request heads
 
 
-def _head_outcome(pieces: Sequence[bytes]) -> tuple[object, ...]:
+@dataclass(frozen=True)
+class HeadOutcome:
+    """What the sans-IO layer makes of a request head.
+
+    Attributes:
+        verdict: ``"accepted"``, ``"refused"`` or ``"incomplete"`` (waits for more bytes).
+        status: the HTTP status of a refusal.
+        subprotocols: the subprotocols an accepted request offers.
+        details: the rest of an accepted request: path, compression, trailing bytes.
+    """
+
+    verdict: str
+    status: int | None = None
+    subprotocols: tuple[str, ...] = ()
+    details: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True)
+class FramesOutcome:
+    """What a server codec makes of a frame sequence: events, close codes sent, failure."""
+
+    events: list[Event]
+    closes: list[int | None]
+    failure: int | None
+
+
+def head_outcome(pieces: Sequence[bytes]) -> HeadOutcome:
+    """Feed a head in ``pieces``, validate it and negotiate compression as the server does.
+
+    Raises:
+        AssertionError: a refusal with an undocumented status.
+    """
     parser = RequestHeadParser(DEFAULT_LIMITS)
     try:
         for index, piece in enumerate(pieces):
@@ -63,19 +104,20 @@ def _head_outcome(pieces: Sequence[bytes]) -> tuple[object, ...]:
                 trailing = parser.trailing_data + b"".join(pieces[index + 1 :])
                 break
         else:
-            return ("incomplete",)
+            return HeadOutcome("incomplete")
         handshake = validate_request(request)
         negotiated = negotiate_server(handshake.extensions, DeflatePolicy())
     except InvalidHandshake as exc:
         if exc.http_status not in HEAD_STATUSES:
             raise AssertionError(f"undocumented status {exc.http_status}: {exc}") from None
-        return ("refused", exc.http_status)
-    return ("accepted", handshake.path, handshake.subprotocols, negotiated, trailing)
+        return HeadOutcome("refused", exc.http_status)
+    details = (handshake.path, negotiated, trailing)
+    return HeadOutcome("accepted", subprotocols=handshake.subprotocols, details=details)
 
 
 def check_head(data: bytes) -> str | None:
-    whole = _head_outcome([data])
-    split = _head_outcome(_cuts(data))
+    whole = head_outcome([data])
+    split = head_outcome(_cuts(data))
     if whole != split:
         return f"outcome depends on how the bytes arrive: {whole!r} whole, {split!r} in pieces"
     return None
@@ -84,10 +126,15 @@ def check_head(data: bytes) -> str | None:
 # ------------------------------------------------------------------ frame sequences
 
 
-def _frames_outcome(pieces: Sequence[bytes], compress: bool) -> tuple[object, ...]:
+def frames_outcome(pieces: Sequence[bytes], compress: bool) -> FramesOutcome:
+    """Feed frames in ``pieces`` to a server codec, as the connection drives it.
+
+    Raises:
+        AssertionError: the codec sent something RFC 6455 forbids, or a wrong close code.
+    """
     compression = PerMessageDeflate(DeflateParameters(), is_client=False) if compress else None
     codec = Codec(Role.SERVER, compression=compression, defer_failure=True)
-    events: list[object] = []
+    events: list[Event] = []
     output = bytearray()
     for piece in pieces:
         codec.receive_data(piece)
@@ -112,26 +159,26 @@ def _frames_outcome(pieces: Sequence[bytes], compress: bool) -> tuple[object, ..
             raise AssertionError(f"failed with undocumented code {failure.close_code}")
         if closes != [failure.close_code]:
             raise AssertionError(f"failed with {failure.close_code} but sent closes {closes}")
-    return (events, closes, None if failure is None else failure.close_code)
+    return FramesOutcome(events, closes, None if failure is None else failure.close_code)
 
 
-def _frames_sent(output: bytes) -> list[types.SimpleNamespace]:
+def _frames_sent(output: bytes) -> list[Frame]:
     frames = []
     buffer = bytearray(output)
     while buffer:
-        parsed = _parse_frame(buffer)
+        parsed = parse_frame(buffer)
         if parsed is None:
             raise AssertionError("the codec sent a truncated frame")
         frame, size = parsed
         del buffer[:size]
-        frames.append(types.SimpleNamespace(opcode=frame.opcode, close_code=frame.close_code))
+        frames.append(frame)
     return frames
 
 
 def _frames_checker(compress: bool) -> Callable[[bytes], str | None]:
     def check(data: bytes) -> str | None:
-        whole = _frames_outcome([data], compress)
-        split = _frames_outcome(_cuts(data), compress)
+        whole = frames_outcome([data], compress)
+        split = frames_outcome(_cuts(data), compress)
         if whole != split:
             return f"outcome depends on how the bytes arrive: {whole!r} whole, {split!r} in pieces"
         return None

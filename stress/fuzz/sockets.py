@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import trio
 
+from trioproto._sansio._events import Message
+
 from ..wire import BINARY, CLOSE, TEXT, HandshakeFailed, RawClient
-from .oracles import _frames_outcome, _head_outcome
+from .oracles import HeadOutcome, frames_outcome, head_outcome
 
 __all__ = ["SERVED_SUBPROTOCOLS", "check_over_socket"]
 
@@ -57,35 +59,38 @@ async def _read_all(client: RawClient) -> tuple[bytes, str]:
 
 
 async def _judge_head(client: RawClient, data: bytes) -> str | None:
+    predicted: HeadOutcome | Exception
     try:
-        predicted = _head_outcome([data])
+        predicted = head_outcome([data])
     except Exception as exc:
-        predicted = ("raised", exc)
+        predicted = exc
     received, ending = await _read_all(client)
     if ending == "hang":
         return f"no answer and no close {_ANSWER_TIMEOUT} s after the FIN"
     status = received[9:12].decode("latin-1") if received.startswith(b"HTTP/1.1 ") else None
-    if predicted[0] == "raised":
-        raised = predicted[1]
-        return f"the sans-IO layer raised {raised!r}; the server answered {status} (TCP {ending})"
-    if predicted[0] == "incomplete":
-        expected = {None}
-    elif predicted[0] == "refused":
-        expected = {str(predicted[1])}
-    else:
-        offered = set(predicted[2])  # type: ignore[arg-type]
-        served = not offered or offered & SERVED_SUBPROTOCOLS
-        expected = {"101"} if served else {"400"}
-    if status not in expected:
+    if isinstance(predicted, Exception):
         return (
-            f"answered {status or 'nothing'} (TCP {ending}), expected {sorted(map(str, expected))}"
+            f"the sans-IO layer raised {predicted!r}; the server answered {status} (TCP {ending})"
         )
+    expected = _expected_status(predicted)
+    if status != expected:
+        return f"answered {status or 'nothing'} (TCP {ending}), expected {expected or 'nothing'}"
     return None
+
+
+def _expected_status(predicted: HeadOutcome) -> str | None:
+    """The status the target must answer with (``None``: no answer at all)."""
+    if predicted.verdict == "incomplete":
+        return None
+    if predicted.verdict == "refused":
+        return str(predicted.status)
+    offered = set(predicted.subprotocols)
+    return "101" if not offered or offered & SERVED_SUBPROTOCOLS else "400"
 
 
 async def _judge_frames(client: RawClient, data: bytes) -> str | None:
     try:
-        events, closes, _failure = _frames_outcome([data], compress=False)
+        predicted = frames_outcome([data], compress=False)
     except Exception as exc:
         frames, ending = await client.receive_until_end(_ANSWER_TIMEOUT)
         return (
@@ -93,17 +98,17 @@ async def _judge_frames(client: RawClient, data: bytes) -> str | None:
         )
     messages = [
         event.data.encode() if isinstance(event.data, str) else event.data
-        for event in events
-        if type(event).__name__ == "Message"
+        for event in predicted.events
+        if isinstance(event, Message)
     ]
     frames, ending = await client.receive_until_end(_ANSWER_TIMEOUT)
     if ending == "timeout":
         return f"no close {_ANSWER_TIMEOUT} s after the FIN"
     echoes = [frame.payload for frame in frames if frame.opcode in (TEXT, BINARY)]
-    received_closes = [frame.close_code for frame in frames if frame.opcode == CLOSE]
+    closes = [frame.close_code for frame in frames if frame.opcode == CLOSE]
     if echoes != messages[: len(echoes)]:
         sent = [message[:20] for message in messages]
         return f"echoes {[echo[:20] for echo in echoes]} differ from the messages sent {sent}"
-    if received_closes != closes:
-        return f"close frames {received_closes} (TCP {ending}), the codec sends {closes}"
+    if closes != predicted.closes:
+        return f"close frames {closes} (TCP {ending}), the codec sends {predicted.closes}"
     return None

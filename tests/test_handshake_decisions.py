@@ -50,6 +50,8 @@ async def _raw(port: int, request: bytes) -> tuple[int, bytes, bytes]:
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414, b"", b"start line longer"),
         (GOOD.replace("HTTP/1.1", "HTTP/1.0").encode() + b"\r\n", 505, b"", b"HTTP/1.1"),
         (b"NONSENSE\r\n\r\n", 400, b"", b"malformed request line"),
+        (GOOD.replace("GET /chat", "GET http://[::1/chat").encode() + b"\r\n", 400, b"",
+         b"invalid request target"),
     ],
 )  # fmt: skip
 async def test_refusals_over_a_socket(

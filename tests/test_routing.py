@@ -47,6 +47,13 @@ def test_split_target() -> None:
     assert split_target("") == ("/", {})
 
 
+def test_split_target_refuses_an_unbalanced_ip_literal() -> None:
+    """urlsplit raises ValueError on ``http://[::1``: the answer is a 400 (found by stress)."""
+    with pytest.raises(InvalidHandshake) as caught:
+        split_target("http://[::1/chat")
+    assert caught.value.http_status == 400
+
+
 def test_resolution() -> None:
     registry = Registry()
     router = Router()

@@ -149,8 +149,15 @@ def split_target(target: str) -> tuple[str, dict[str, list[str]]]:
     """Split a request target into its percent-decoded path and decoded query (RFC 3986).
 
     The absolute form (``http://host/path``) is reduced to its path (RFC 9112 §3.2.2).
+
+    Raises:
+        InvalidHandshake: 400, the target cannot be split (an unbalanced ``[`` in the
+            authority makes ``urlsplit`` raise "Invalid IPv6 URL").
     """
-    parts = urllib.parse.urlsplit(target)
+    try:
+        parts = urllib.parse.urlsplit(target)
+    except ValueError:
+        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
     path = urllib.parse.unquote(parts.path) or "/"
     return path, urllib.parse.parse_qs(parts.query, keep_blank_values=True)
 

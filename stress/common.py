@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["Result", "Settings", "raise_descriptor_limit", "render_table"]
+__all__ = ["Result", "Settings", "kib", "mib", "raise_descriptor_limit", "render_table"]
 
 T = TypeVar("T")
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 
 import trio
 
 import trioproto
+
+from .common import raise_descriptor_limit
 
 registry = trioproto.Registry()
 
@@ -60,13 +61,6 @@ async def echo_and_count(ws: trioproto.WebSocket) -> None:
             echoed += 1
     finally:
         print(f"echoed {client} {echoed}", flush=True)
-
-
-def raise_descriptor_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -195,7 +195,7 @@ class RawClient:
     async def receive_head(self) -> bytes:
         """Read an HTTP response head; raises HandshakeFailed at end of file."""
         while (end := self.buffer.find(b"\r\n\r\n")) < 0:
-            if not await self._fill():
+            if not await self.receive_more():
                 raise HandshakeFailed(
                     f"connection closed during the handshake ({bytes(self.buffer[:40])!r})"
                 )
@@ -222,7 +222,7 @@ class RawClient:
             trio.BrokenResourceError: the connection was reset.
         """
         while (parsed := parse_frame(self.buffer)) is None:
-            if not await self._fill():
+            if not await self.receive_more():
                 return None
         frame, size = parsed
         del self.buffer[:size]
@@ -272,7 +272,8 @@ class RawClient:
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             await self.send(encode_frame(CLOSE, frame.payload[:2]))
 
-    async def _fill(self) -> bool:
+    async def receive_more(self) -> bool:
+        """Read what has arrived into :attr:`buffer`; ``False`` at end of file."""
         data = await self.stream.receive_some(262144)
         self.buffer += data
         return bool(data)

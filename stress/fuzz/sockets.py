@@ -50,7 +50,7 @@ async def check_over_socket(port: int, kind: str, data: bytes) -> str | None:
 async def _read_all(client: RawClient) -> tuple[bytes, str]:
     with trio.move_on_after(_ANSWER_TIMEOUT):
         try:
-            while await client._fill():
+            while await client.receive_more():
                 pass
         except trio.BrokenResourceError:
             return bytes(client.buffer), "reset"

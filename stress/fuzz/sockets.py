@@ -1,6 +1,7 @@
 """Fuzz inputs sent to the real server, judged against what the sans-IO layer predicts.
 
-A head input is sent on a fresh connection; a frames input after a valid handshake. The client
+A head input is sent on a fresh connection; a frames input after a valid handshake, a deflate
+input after one that negotiates permessage-deflate (the full 15-bit client window). The client
 then half-closes (FIN) and reads until the server closes. The answer must agree with the
 in-process prediction (:mod:`.oracles`):
 
@@ -27,12 +28,14 @@ _ANSWER_TIMEOUT = 3.0
 
 
 async def check_over_socket(port: int, kind: str, data: bytes) -> str | None:
-    """Judge ``data`` (a ``head`` or ``frames`` input) against the server on ``port``."""
+    """Judge ``data`` (a ``head``, ``frames`` or ``deflate`` input) against the server on
+    ``port``, which must negotiate compression."""
     client = await RawClient.connect(port)
     try:
-        if kind == "frames":
+        compress = kind == "deflate"
+        if kind != "head":
             try:
-                await client.handshake()
+                await client.handshake(compress=compress)
             except HandshakeFailed as exc:
                 return f"valid handshake refused: {exc}"
         try:
@@ -42,7 +45,7 @@ async def check_over_socket(port: int, kind: str, data: bytes) -> str | None:
             pass  # the server gave up first; its answer may still be readable
         if kind == "head":
             return await _judge_head(client, data)
-        return await _judge_frames(client, data)
+        return await _judge_frames(client, data, compress)
     finally:
         await client.aclose()
 
@@ -88,9 +91,11 @@ def _expected_status(predicted: HeadOutcome) -> str | None:
     return "101" if not offered or offered & SERVED_SUBPROTOCOLS else "400"
 
 
-async def _judge_frames(client: RawClient, data: bytes) -> str | None:
+async def _judge_frames(client: RawClient, data: bytes, compress: bool) -> str | None:
+    if compress and client.compressor is None:
+        return "the server did not negotiate permessage-deflate"
     try:
-        predicted = frames_outcome([data], compress=False)
+        predicted = frames_outcome([data], compress=compress)
     except Exception as exc:
         frames, ending = await client.receive_until_end(_ANSWER_TIMEOUT)
         return (

@@ -2,8 +2,8 @@
 
 Most inputs go to the sans-IO layer in process (the HTTP head parser with handshake
 validation and compression negotiation, and the codec with and without permessage-deflate),
-judged by :mod:`stress.fuzz.oracles`; a smaller sample goes over real sockets to the server,
-judged by :mod:`stress.fuzz.sockets`. Inputs derive from valid seeds with a fixed random seed
+judged by :mod:`stress.fuzz.oracles`; a smaller sample (heads, frames, and frames after
+negotiating deflate) goes over real sockets to the server, judged by :mod:`stress.fuzz.sockets`. Inputs derive from valid seeds with a fixed random seed
 (``--seed``); every failing one is saved under ``--failures`` and replays with
 ``python -m stress replay DIR``.
 """
@@ -59,12 +59,13 @@ async def run(settings: Settings) -> Result:
 
 async def _fuzz_sockets(settings: Settings, count: int) -> list[str]:
     failures: list[str] = []
-    kinds = ("head", "frames")
+    kinds = ("head", "frames", "deflate")
     mutators = {
         kind: _mutator(kind, settings.seed + 100 + index) for index, kind in enumerate(kinds)
     }
     inputs = [
-        (kinds[index % 2], mutators[kinds[index % 2]].mutate_next()) for index in range(count)
+        (kinds[index % len(kinds)], mutators[kinds[index % len(kinds)]].mutate_next())
+        for index in range(count)
     ]
     async with start_target() as server:  # compression on, as the oracle negotiates it
         limiter = trio.CapacityLimiter(_SOCKET_CONCURRENCY)

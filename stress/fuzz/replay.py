@@ -1,8 +1,8 @@
 """``python -m stress replay PATH ...``: judge saved failing inputs again.
 
 In-process kinds (``head``, ``frames``, ``deflate``) replay against the sans-IO layer;
-``socket_head``, ``socket_frames`` and ``socket_deflate`` against a fresh target server. Prints one line
-per input; the exit status is 1 while any still fails, 0 once all pass.
+``socket_head``, ``socket_frames`` and ``socket_deflate`` against a fresh target server.
+Prints one line per input; the exit status is 1 while any still fails, 0 once all pass.
 """
 
 from __future__ import annotations

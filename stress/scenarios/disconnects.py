@@ -3,10 +3,11 @@
 Each abrupt client stops at one stage (before or in the middle of the request head, before
 reading the 101, inside a frame header, inside a payload, inside or right after a close frame,
 or after sending 256-900 KiB it never reads back), and leaves either with a FIN or with an RST
-(``SO_LINGER`` 0). Meanwhile fresh clients keep connecting, 16 at a time; each must complete
-its handshake and get its own message echoed within 2 s. A client that gets another client's
-bytes (a wrong ``Sec-WebSocket-Accept`` or a wrong echo) or loses its handshake is a crossed
-connection: the worst failure.
+(``SO_LINGER`` 0). Meanwhile fresh clients keep connecting, 16 at a time plus one with each
+bulk sender (descriptor numbers are reused as they die); each must complete its handshake and
+get its own message echoed within 2 s. A client that gets another client's bytes (a wrong
+``Sec-WebSocket-Accept`` or a wrong echo) or loses its handshake is a crossed connection: the
+worst failure.
 """
 
 from __future__ import annotations
@@ -136,6 +137,37 @@ async def _fresh(port: int) -> str | None:
         await client.aclose()
 
 
+class FreshClients:
+    """Well-behaved clients and what happened to them."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.latencies: list[float] = []
+        self.stalls: list[str] = []
+        self.failures: list[str] = []
+
+    async def one(self) -> None:
+        """Serve one fresh client and record how it went."""
+        started = time.monotonic()
+        with trio.move_on_after(_GIVE_UP):
+            try:
+                problem = await _fresh(self.port)
+            except Exception as exc:
+                problem = repr(exc)
+            elapsed = time.monotonic() - started
+            self.latencies.append(elapsed)
+            if problem is not None:
+                self.failures.append(problem)
+            elif elapsed > STALL:
+                self.stalls.append(f"served in {elapsed:.1f} s")
+            return
+        self.stalls.append(f"not served within {_GIVE_UP:.0f} s")
+
+    async def keep_coming(self, until: trio.Event) -> None:
+        while not until.is_set():
+            await self.one()
+
+
 async def run(settings: Settings) -> Result:
     result = Result(NAME)
     per_stage = settings.size(8, 100)
@@ -147,11 +179,9 @@ async def run(settings: Settings) -> Result:
         for _ in range(bulk if stage is _bulk_unread else per_stage)
     ]
     random.Random(settings.seed).shuffle(plan)
-    stalls: list[str] = []
-    failures: list[str] = []
-    latencies: list[float] = []
     abrupt_errors: list[str] = []
     async with start_target(compression=False) as server:
+        fresh = FreshClients(server.port)
         abrupt_done = trio.Event()
 
         async def abrupt_clients() -> None:
@@ -163,7 +193,7 @@ async def run(settings: Settings) -> Result:
                         await _abrupt(server.port, stage, reset)
                     except HandshakeFailed as exc:
                         # Its request was well formed: someone else read or closed its socket?
-                        failures.append(f"abrupt client ({name}) lost its handshake: {exc}")
+                        fresh.failures.append(f"abrupt client ({name}) lost its handshake: {exc}")
                     except Exception as exc:
                         abrupt_errors.append(f"{name}: {exc!r}")
 
@@ -172,32 +202,19 @@ async def run(settings: Settings) -> Result:
                     await limiter.acquire()  # start no faster than they finish
                     limiter.release()
                     nursery.start_soon(one, name, stage, reset)
+                    if stage is _bulk_unread:
+                        # A fresh client arriving as a bulk sender dies: when descriptor numbers
+                        # are reused at once (defect 1's interleaving).
+                        nursery.start_soon(fresh.one)
             abrupt_done.set()
-
-        async def fresh_clients() -> None:
-            while not abrupt_done.is_set():
-                started = time.monotonic()
-                with trio.move_on_after(_GIVE_UP):
-                    try:
-                        problem = await _fresh(server.port)
-                    except Exception as exc:
-                        problem = repr(exc)
-                    elapsed = time.monotonic() - started
-                    latencies.append(elapsed)
-                    if problem is not None:
-                        failures.append(problem)
-                    elif elapsed > STALL:
-                        stalls.append(f"served in {elapsed:.1f} s")
-                    continue
-                stalls.append(f"not served within {_GIVE_UP:.0f} s")
 
         with trio.fail_after(settings.size(60, 600)):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(abrupt_clients)
                 for _ in range(_FRESH_CONCURRENCY):
-                    nursery.start_soon(fresh_clients)
+                    nursery.start_soon(fresh.keep_coming, abrupt_done)
         crashes = server.crashes()
-    latencies.sort()
+    latencies, stalls, failures = sorted(fresh.latencies), fresh.stalls, fresh.failures
     result.figures["abrupt clients"] = str(len(plan))
     result.figures["fresh clients"] = str(len(latencies))
     if latencies:

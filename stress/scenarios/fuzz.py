@@ -3,7 +3,8 @@
 Most inputs go to the sans-IO layer in process (the HTTP head parser with handshake
 validation and compression negotiation, and the codec with and without permessage-deflate),
 judged by :mod:`stress.fuzz.oracles`; a smaller sample (heads, frames, and frames after
-negotiating deflate) goes over real sockets to the server, judged by :mod:`stress.fuzz.sockets`. Inputs derive from valid seeds with a fixed random seed
+negotiating deflate) goes over real sockets to the server, judged by
+:mod:`stress.fuzz.sockets`. Inputs derive from valid seeds with a fixed random seed
 (``--seed``); every failing one is saved under ``--failures`` and replays with
 ``python -m stress replay DIR``.
 """

@@ -2,8 +2,9 @@
 
 Slow clients trickle a valid request head one byte at a time and never finish it; silent
 clients connect and send nothing. While they all hold their connections, a probe connects
-every 250 ms, completes a handshake and gets an echo; each probe must take under 1 s. The
-server must drop every slow and silent client once ``Timeouts.handshake`` expires (plus 3 s).
+every 250 ms until a second after the timeout, completes a handshake and gets an echo; each
+probe must take under 1 s. The server must drop every slow and silent client once
+``Timeouts.handshake`` expires (plus 3 s).
 """
 
 from __future__ import annotations
@@ -19,13 +20,18 @@ from ..wire import RawClient, handshake_request
 NAME = "slowloris"
 PROBE_BOUND = 1.0
 _DROP_SLACK = 3.0
-_CONNECT_CONCURRENCY = 100
 
 
-async def _hold(port: int, trickle: float | None, dropped_after: list[float]) -> None:
+async def _hold(
+    port: int,
+    trickle: float | None,
+    dropped_after: list[float],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Connect, trickle the head (or stay silent), and record when the server hangs up."""
     client = await RawClient.connect(port)
     connected = time.monotonic()
+    task_status.started()
     head = handshake_request(b"dGhlIHNhbXBsZSBub25jZQ==")
     try:
         async with trio.open_nursery() as nursery:
@@ -75,13 +81,12 @@ async def run(settings: Settings) -> Result:
     async with start_target(handshake_timeout=timeout) as server:
         with trio.fail_after(timeout * 3 + 60):
             async with trio.open_nursery() as nursery:
-                limiter = trio.CapacityLimiter(_CONNECT_CONCURRENCY)
                 for index in range(2 * count):
-                    async with limiter:
-                        trickle = 1.0 if index % 2 == 0 else None
-                        dropped = slow_dropped if trickle else silent_dropped
-                        nursery.start_soon(_hold, server.port, trickle, dropped)
-                deadline = trio.current_time() + timeout + _DROP_SLACK
+                    trickle = 1.0 if index % 2 == 0 else None
+                    dropped = slow_dropped if trickle else silent_dropped
+                    await nursery.start(_hold, server.port, trickle, dropped)
+                # Probe through the timeout, and for a second after it, when they are dropped.
+                deadline = trio.current_time() + timeout + 1.0
                 while trio.current_time() < deadline:
                     try:
                         with trio.fail_after(PROBE_BOUND * 5):
@@ -89,6 +94,7 @@ async def run(settings: Settings) -> Result:
                     except Exception as exc:
                         probe_failures.append(repr(exc))
                     await trio.sleep(0.25)
+                # The nursery ends as soon as the server has dropped every client.
                 nursery.cancel_scope.deadline = trio.current_time() + _DROP_SLACK
         crashes = server.crashes()
     late = [delay for delay in probes if delay > PROBE_BOUND]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from trioproto import DEFAULT_LIMITS, DeflatePolicy, InvalidHandshake
-from trioproto._sansio._codec import Codec, Role
+from trioproto._sansio._codec import Codec, Role, State
 from trioproto._sansio._deflate import DeflateParameters, PerMessageDeflate, negotiate_server
 from trioproto._sansio._events import Event
 from trioproto._sansio._frames import is_sendable_close_code
@@ -133,7 +133,7 @@ def frames_outcome(pieces: Sequence[bytes], compress: bool) -> FramesOutcome:
         AssertionError: the codec sent something RFC 6455 forbids, or a wrong close code.
     """
     compression = PerMessageDeflate(DeflateParameters(), is_client=False) if compress else None
-    codec = Codec(Role.SERVER, compression=compression, defer_failure=True)
+    codec = Codec(Role.SERVER, compression=compression)
     events: list[Event] = []
     output = bytearray()
     for piece in pieces:
@@ -142,7 +142,7 @@ def frames_outcome(pieces: Sequence[bytes], compress: bool) -> FramesOutcome:
         while codec.paused:  # after each decompressed message, as the connection does
             codec.receive_data(b"")
             events.extend(codec.events())
-        if codec.failure_pending:
+        if codec.state is State.FAILING:  # the messages before it were taken: fail now
             codec.fail_for_violation()
         output += codec.data_to_send()
     codec.receive_eof()

@@ -216,7 +216,8 @@ class RawClient:
             await self.send(encode_frame(opcode, payload))
 
     async def receive_frame(self) -> Frame | None:
-        """The next frame, inflated if compressed; ``None`` at end of file.
+        """The next frame, inflated if compressed (the server sends compressed messages in one
+        frame each); ``None`` at end of file.
 
         Raises:
             trio.BrokenResourceError: the connection was reset.
@@ -236,13 +237,13 @@ class RawClient:
         frame = await self.receive_frame()
         if frame is None or frame.opcode in (CLOSE, PING, PONG):
             return frame
-        payload = frame.payload
+        opcode, payload = frame.opcode, frame.payload
         while not frame.fin:
             frame = await self.receive_frame()
             if frame is None:
                 return None
             payload += frame.payload
-        return payload.decode() if frame.opcode == TEXT else payload
+        return payload.decode() if opcode == TEXT else payload
 
     async def receive_until_end(self, timeout: float) -> tuple[list[Frame], str]:
         """Every frame until the connection ends, answering a close the server starts.

@@ -8,7 +8,9 @@ to it blocks. Then the server gets SIGTERM. Checks:
 * every counting client receives an unbroken sequence 0, 1, 2... at least as long as the
   server's count (an echo the server sent must not be lost), then a close frame with 1001;
 * the process exits within ``Timeouts.close`` (plus 2 s for the interpreter to start and stop
-  tasks), the non-reading client notwithstanding: the whole shutdown has one bound.
+  tasks), the non-reading client notwithstanding: the whole shutdown has one bound. (These
+  handlers end as soon as their connection closes, so ``Timeouts.shutdown``, the grace for
+  handlers still running after that, adds nothing here.)
 """
 
 from __future__ import annotations

@@ -68,6 +68,20 @@ async def test_refusals_over_a_socket(
     assert server.statistics().rejected_handshakes == 1
 
 
+async def test_426_for_a_plain_get_lists_upgrade_in_connection_once(
+    start_server: StartServer,
+) -> None:
+    """RFC 9110 §7.8: the 426 advertises ``Upgrade: websocket`` with ``Connection: Upgrade``
+    and no contradicting ``Connection: close``."""
+    server = await start_server(echo_registry())
+    got, head, body = await _raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got == 426
+    fields = [line.lower() for line in head.split(b"\r\n")[1:]]
+    assert [f for f in fields if f.startswith(b"connection:")] == [b"connection: upgrade"]
+    assert b"upgrade: websocket" in fields
+    assert b"Upgrade: websocket" in body
+
+
 async def test_hook_sees_the_request_and_can_reject(start_server: StartServer) -> None:
     seen: list[tuple[object, ...]] = []
 

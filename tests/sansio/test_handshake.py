@@ -176,6 +176,18 @@ def test_reject_response_and_error() -> None:
     )
 
 
+def test_426_with_upgrade_names_connection_once() -> None:
+    """A 426 advertising ``Upgrade`` lists it in ``Connection`` (RFC 9110 §7.8) and does not
+    contradict itself with a second ``Connection: close`` (RFC 9110 §7.6.1)."""
+    with pytest.raises(InvalidHandshake) as info:
+        validate_request(request(replace("Upgrade", None)))
+    head = reject_error(info.value).split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert head[0] == b"HTTP/1.1 426 Upgrade Required"
+    connection = [line for line in head if line.lower().startswith(b"connection:")]
+    assert connection == [b"Connection: Upgrade"]
+    assert b"Upgrade: websocket" in head
+
+
 def test_client_request_bytes() -> None:
     assert client_request(host="h:8080", resource="/x?y=1", key=KEY) == (
         b"GET /x?y=1 HTTP/1.1\r\n"

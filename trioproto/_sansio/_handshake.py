@@ -200,16 +200,19 @@ def accept_response(
 
 
 def reject_response(status: int, body: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
-    """An error answer with a short ``text/plain`` body; the connection is then closed."""
-    return serialize_response(
-        status,
-        [
-            *headers,
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Connection", "close"),
-        ],
-        (body.rstrip("\n") + "\n").encode("utf-8"),
-    )
+    """An error answer with a short ``text/plain`` body; the connection is then closed.
+
+    ``Connection: close`` announces the close (RFC 9112 §9.6) unless ``headers`` already
+    carry a ``Connection`` field: a 426 that advertises ``Upgrade: websocket`` must list
+    ``upgrade`` in ``Connection`` (RFC 9110 §7.8), and one answer saying both "upgrade" and
+    "close" would contradict itself (RFC 9110 §7.6.1). The server closes either way; the
+    ``Content-Length`` delimits the body.
+    """
+    names_connection = any(name.lower() == "connection" for name, _ in headers)
+    fields = [*headers, ("Content-Type", "text/plain; charset=utf-8")]
+    if not names_connection:
+        fields.append(("Connection", "close"))
+    return serialize_response(status, fields, (body.rstrip("\n") + "\n").encode("utf-8"))
 
 
 def reject_error(exc: InvalidHandshake) -> bytes:

@@ -4,6 +4,7 @@ implementation) and against our own, plus retries and timeouts under a virtual c
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 import trio
@@ -12,7 +13,8 @@ from websockets.trio.server import serve as peer_serve
 
 import trioproto
 import trioproto.testing
-from trioproto._url import parse_url
+from conftest import StartServer
+from trioproto._url import parse_url, unix_url
 
 
 async def _peer_echo(connection: object) -> None:
@@ -68,7 +70,49 @@ async def test_rejected_handshake_exposes_status_and_body(nursery: trio.Nursery)
     assert info.value.status == 400
     assert b"a subprotocol is required" in info.value.body
     assert ("Content-Type", "text/plain; charset=utf-8") in info.value.headers
+    # The message says why, on one line: the status and the server's own words.
+    assert str(info.value) == (
+        "server rejected the WebSocket handshake: 400 Bad Request: "
+        "a subprotocol is required; served: chat"
+    )
     await server.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"", "server rejected the WebSocket handshake: 403 Forbidden"),
+        (b"no\n  entry\n", "server rejected the WebSocket handshake: 403 Forbidden: no entry"),
+        (b"\xff\xfe", "server rejected the WebSocket handshake: 403 Forbidden"),
+        (
+            b"x" * 400,
+            "server rejected the WebSocket handshake: 403 Forbidden: " + "x" * 297 + "...",
+        ),
+    ],
+)
+def test_rejection_message_shows_a_bounded_text_body(body: bytes, shown: str) -> None:
+    assert str(trioproto.HandshakeRejected(403, "Forbidden", (), body)) == shown
+
+
+async def test_client_over_a_unix_socket_url(start_server: StartServer, tmp_path: Path) -> None:
+    """``ws+unix://PATH[:/resource]`` reaches a server on a Unix socket."""
+    path = str(tmp_path / "s.sock")
+    seen: list[str] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def echo(ws: trioproto.WebSocket) -> None:
+        assert ws.request is not None
+        seen.append(ws.request.path)
+        async for message in ws.inbound:
+            await ws.send(message)
+
+    await start_server(registry, unix_path=path, host=None)
+    for url in [f"ws+unix://{path}", f"ws+unix://{path}:/chat"]:
+        async with trioproto.open_websocket(url) as ws:
+            await ws.send("over unix")
+            assert await ws.receive() == "over unix"
+    assert seen == ["/", "/chat"]
 
 
 async def test_error_in_block_closes_with_1011_and_propagates_unwrapped(
@@ -188,6 +232,34 @@ def test_parse_url(
 def test_parse_url_rejects(url: str) -> None:
     with pytest.raises(ValueError, match=r"WebSocket URL|no host|fragment|[Pp]ort"):
         parse_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "secure", "unix_path", "resource"),
+    [
+        ("ws+unix:///run/app.sock", False, "/run/app.sock", "/"),
+        ("wss+unix:///run/app.sock:/chat?x=1", True, "/run/app.sock", "/chat?x=1"),
+        ("ws+unix://relative.sock", False, "relative.sock", "/"),
+        ("ws+unix:///odd:name.sock", False, "/odd:name.sock", "/"),
+    ],
+)
+def test_parse_unix_url(url: str, secure: bool, unix_path: str, resource: str) -> None:
+    parsed = parse_url(url)
+    assert (parsed.secure, parsed.unix_path, parsed.resource) == (secure, unix_path, resource)
+    assert parsed.host_header == "localhost"
+
+
+@pytest.mark.parametrize("url", ["ws+unix://", "ws+unix:///a.sock#frag", "ws+unix://:/x"])
+def test_parse_unix_url_rejects(url: str) -> None:
+    with pytest.raises(ValueError, match=r"socket path|fragment"):
+        parse_url(url)
+
+
+def test_unix_url_round_trips_and_refuses_what_it_cannot_carry() -> None:
+    assert parse_url(unix_url("/tmp/a.sock")).unix_path == "/tmp/a.sock"
+    assert unix_url("/tmp/a.sock", secure=True) == "wss+unix:///tmp/a.sock"
+    with pytest.raises(ValueError, match="cannot carry"):
+        unix_url("/tmp/a:/b.sock")
 
 
 async def test_client_compression_with_websockets_server(nursery: trio.Nursery) -> None:

@@ -62,7 +62,8 @@ async def open_websocket(
     Leaving the block closes the connection (1000, or 1011 if the block raised).
 
     Args:
-        url: ``ws://host[:port]/path?query`` or ``wss://...``.
+        url: ``ws://host[:port]/path?query``, ``wss://...``, or
+            ``ws+unix:///path/to/socket[:/resource]`` for a server on a Unix socket.
         subprotocols: offered in ``Sec-WebSocket-Protocol``, in preference order.
         headers: extra request headers.
         origin: the ``Origin`` header, for servers that check it.
@@ -144,7 +145,7 @@ async def connect_websocket(
         ssl_context = client_ssl_context()
     opened_here = stream is None
     if stream is None:
-        stream = await _connect_tcp(target, connect_timeout, retry_delay, max_retries)
+        stream = await _connect(target, connect_timeout, retry_delay, max_retries)
     try:
         with trio.fail_after(seconds_or_forever(connect_timeout)):
             transport: trio.abc.Stream = stream
@@ -191,24 +192,26 @@ def _tls_client(
     return trio.SSLStream(stream, context, server_hostname=hostname)
 
 
-async def _connect_tcp(
+async def _connect(
     target: WebSocketURL, connect_timeout: float | None, retry_delay: float, max_retries: int
 ) -> trio.SocketStream:
-    """Open the TCP connection, retrying failed attempts (CAF's ``retry_delay`` and
-    ``max_retry_count``)."""
+    """Open the TCP (or Unix socket) connection, retrying failed attempts (CAF's
+    ``retry_delay`` and ``max_retry_count``)."""
     attempt = 0
     while True:
         try:
             with trio.fail_after(seconds_or_forever(connect_timeout)):
-                stream = await trio.open_tcp_stream(target.host, target.port)
+                if target.unix_path is not None:
+                    stream = await trio.open_unix_socket(target.unix_path)
+                else:
+                    stream = await trio.open_tcp_stream(target.host, target.port)
         except (OSError, trio.TooSlowError) as exc:
             if attempt >= max_retries:
                 raise
             attempt += 1
             logger.debug(
-                "connecting to %s:%s failed (%s); retry %d/%d in %s s",
-                target.host,
-                target.port,
+                "connecting to %s failed (%s); retry %d/%d in %s s",
+                target.unix_path or f"{target.host}:{target.port}",
                 exc,
                 attempt,
                 max_retries,

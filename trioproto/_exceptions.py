@@ -111,8 +111,29 @@ class HandshakeRejected(HandshakeError):
         headers: tuple[tuple[str, str], ...] = (),
         body: bytes = b"",
     ) -> None:
-        super().__init__(f"server rejected the WebSocket handshake: {status} {reason_phrase}")
+        super().__init__(_rejection_summary(status, reason_phrase, body))
         self.status = status
         self.reason_phrase = reason_phrase
         self.headers = headers
         self.body = body
+
+
+#: At most this many characters of a rejection's body appear in its message.
+_SUMMARY_BODY_CHARS = 300
+
+
+def _rejection_summary(status: int, reason_phrase: str, body: bytes) -> str:
+    """``server rejected the WebSocket handshake: 400 Bad Request: <the body's text>``.
+
+    The server's body is usually the only place that says *why* (trioproto's own refusals
+    name the subprotocols served, the origin refused, ...), so its text is shown on one line,
+    shortened; a body that is not UTF-8 text is left out.
+    """
+    summary = f"server rejected the WebSocket handshake: {status} {reason_phrase}".rstrip()
+    try:
+        text = " ".join(body.decode("utf-8").split())
+    except UnicodeDecodeError:
+        return summary
+    if len(text) > _SUMMARY_BODY_CHARS:
+        text = text[: _SUMMARY_BODY_CHARS - 3] + "..."
+    return f"{summary}: {text}" if text else summary

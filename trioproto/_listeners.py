@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import socket as stdlib_socket
 import ssl
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -29,6 +27,7 @@ import trio
 
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
+from ._unix import open_unix_listener
 
 __all__ = ["StreamCallback", "accept_forever", "open_tcp_listeners", "open_unix_listener"]
 
@@ -140,28 +139,6 @@ async def open_tcp_listeners(
         for listener in listeners:
             listener.socket.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 0)
     return listeners
-
-
-async def open_unix_listener(path: str, backlog: int | None) -> trio.SocketListener:
-    """Listen on the Unix socket ``path``, replacing a socket file a previous run left."""
-    sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
-    try:
-        if _is_stale_socket(path):
-            os.unlink(path)  # left behind by a previous run
-        await sock.bind(path)
-        sock.listen(backlog if backlog is not None else 0xFFFF)
-    except BaseException:
-        sock.close()
-        raise
-    return trio.SocketListener(sock)
-
-
-def _is_stale_socket(path: str) -> bool:
-    """Whether ``path`` is a Unix socket file (never unlink a regular file by mistake)."""
-    try:
-        return stat.S_ISSOCK(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
 
 
 def _peer_address(sock: trio.socket.SocketType) -> object:

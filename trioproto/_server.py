@@ -289,7 +289,10 @@ async def serve(
         port: the TCP port; 0 picks a free one (see :attr:`WebSocketServer.port`).
         host: the address to bind; ``None`` binds every interface (as
             :func:`trio.open_tcp_listeners` does).
-        unix_path: listen on this Unix socket path instead of TCP.
+        unix_path: listen on this Unix socket path instead of TCP. A stale socket file left
+            by a previous run is replaced; a path where a server still listens raises
+            ``OSError`` (``EADDRINUSE``), and a path that is not a socket ``OSError``
+            (``EEXIST``).
         listeners: serve these ready listeners (any :class:`trio.abc.Listener` of streams, as
             :func:`trio.serve_listeners` takes) instead of opening any; then ``port``,
             ``host``, ``unix_path``, ``backlog`` and ``reuse_address`` must keep their defaults.

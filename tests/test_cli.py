@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import trio
 
 import trioproto
 from helpers import start_program, stop_program
-from trioproto._cli import load_target, main
+from trioproto._cli import _build_parser, load_target, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,13 +79,22 @@ async def test_sigterm_also_stops_gracefully() -> None:
         (["serve", "nocolon"], "expected MODULE:ATTR"),
         (["serve", "examples.echo:nothing"], "has no attribute"),
         (["serve", "examples.echo:sys"], "not a trioproto.Registry or Router"),
-        (["serve", "no_such_module_here:x"], "No module named"),
+        (["serve", "no_such_module_here:x"], "no module named 'no_such_module_here'"),
+        (["serve", "no_such_package.sub:x"], "no module named 'no_such_package'"),
         (["serve", "examples.echo:registry", "--certfile", "c.pem"], "go together"),
-        (["serve", "examples.echo:registry", "--max-message-size", "-1"], "must not be negative"),
+        (["serve", "examples.echo:registry", "--max-message-size", "-1"], "not a size: '-1'"),
+        (["serve", "examples.echo:registry", "--max-message-size", "1X"], "not a size: '1X'"),
+        (["serve", "examples.echo:registry", "--port", "99999"], "port 99999 is out of range"),
+        (["serve", "examples.echo:registry", "--port", "-1"], "port -1 is out of range"),
+        (["serve", "examples.echo:registry", "--port", "http"], "not a port number: 'http'"),
+        (["serve", "examples.echo:registry", "--log-level", "loud"], "unknown log level"),
+        (["serve", "examples.echo:registry", "--unix", "/tmp/a:/b"], "cannot carry"),
+        (["connect"], "required: url"),
         (["serve", "examples.echo:registry", "--backpressure", "drop"], "invalid choice"),
+        (["serve", "examples.echo:registry", "--max-send-buffer", "1X"], "not a size: '1X'"),
     ],
 )
-def test_bad_arguments_exit_2(
+def test_bad_arguments_exit_2_with_one_line(
     argv: list[str],
     message: str,
     capsys: pytest.CaptureFixture[str],
@@ -94,7 +104,37 @@ def test_bad_arguments_exit_2(
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1, err  # one line, no usage block, no traceback
+
+
+def test_log_level_in_any_case() -> None:
+    parser = _build_parser()
+    for text in ("debug", "DEBUG", "Debug"):
+        args = parser.parse_args(["serve", "examples.echo:registry", "--log-level", text])
+        assert args.log_level == logging.DEBUG
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"trioproto {trioproto.__version__}\n"
+
+
+def test_help_describes_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "Serve WebSocket handlers" in text
+    assert "python -m trioproto serve examples.echo:registry" in text
+    assert "argparse" not in text
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = capsys.readouterr().out
+    assert "MODULE is imported from the current directory" in text
+    assert "16MiB" in text
 
 
 def test_load_target_accepts_registry_and_router(monkeypatch: pytest.MonkeyPatch) -> None:

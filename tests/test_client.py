@@ -13,7 +13,7 @@ from websockets.trio.server import serve as peer_serve
 
 import trioproto
 import trioproto.testing
-from conftest import StartServer
+from helpers import StartServer
 from trioproto._url import parse_url, unix_url
 
 

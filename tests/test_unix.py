@@ -11,7 +11,7 @@ import pytest
 import trio
 
 import trioproto
-from conftest import StartServer
+from helpers import StartServer
 from trioproto._unix import open_unix_listener
 
 

@@ -239,6 +239,13 @@ class ConnectionHandler:
             self.connections.add(websocket)
             self.hub._attach(websocket)
             self._counters.connection_opened(key)
+            logger.debug(
+                "connection %s opened from %s (path %s, subprotocol %s)",
+                websocket.id,
+                remote,
+                accepted.request.path,
+                accepted.selection.subprotocol,
+            )
             try:
                 if entry.activation == "immediate":
                     websocket.activate()
@@ -274,6 +281,9 @@ class ConnectionHandler:
                 self._counters.connection_closed(key, websocket.statistics(), closed)
                 if self.options.access_log:
                     log_connection(websocket, accepted.route, closed)
+                if logger.isEnabledFor(logging.DEBUG):
+                    ending = f"{closed.code} {closed.reason}".rstrip()
+                    logger.debug("connection %s closed: %s", websocket.id, ending)
                 if self.keepalive is not None:
                     self.keepalive.discard(websocket)
                 nursery.cancel_scope.cancel()

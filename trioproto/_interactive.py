@@ -9,16 +9,19 @@ normally (1000); the exit status is 0 after a normal close, 1 otherwise.
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from collections.abc import Sequence
 
 import trio
 
+from ._cli_errors import describe
 from ._client import open_websocket
 from ._closed import ConnectionClosed
 from ._connection import WebSocket
 from ._exceptions import HandshakeError
 from ._options import DEFAULT_COMPRESSION
+from ._tls import client_ssl_context
 
 __all__ = ["run_interactive_client"]
 
@@ -27,20 +30,47 @@ LINGER_QUIET = 0.5
 LINGER_MAX = 5.0
 
 
-def run_interactive_client(url: str, *, subprotocols: Sequence[str], compression: bool) -> int:
-    """Run the interactive client until end of input or until the server closes."""
+def run_interactive_client(
+    url: str, *, subprotocols: Sequence[str], compression: bool, cafile: str | None = None
+) -> int:
+    """Run the interactive client until end of input or until the server closes.
+
+    Args:
+        url: ``ws://``, ``wss://`` or ``ws+unix://``.
+        subprotocols: offered in preference order.
+        compression: offer permessage-deflate.
+        cafile: a PEM file of CA certificates to trust for ``wss://`` (instead of the
+            system's).
+    """
     try:
-        return trio.run(_interact, url, list(subprotocols), compression)
-    except (OSError, HandshakeError, trio.TooSlowError, ValueError) as exc:
+        ssl_context = client_ssl_context(cafile) if cafile is not None else None
+    except (OSError, ValueError) as exc:
+        print(f"! cannot use --cafile: {describe(exc)}", file=sys.stderr)
+        return 1
+    try:
+        return trio.run(_interact, url, list(subprotocols), compression, ssl_context)
+    except HandshakeError as exc:
         print(f"! cannot connect to {url}: {exc}", file=sys.stderr)
+        return 1
+    except trio.TooSlowError:
+        print(f"! cannot connect to {url}: timed out", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        message = describe(exc)
+        if message is None:
+            raise
+        print(f"! cannot connect to {url}: {message}", file=sys.stderr)
         return 1
 
 
-async def _interact(url: str, subprotocols: list[str], compression: bool) -> int:
+async def _interact(
+    url: str, subprotocols: list[str], compression: bool, ssl_context: ssl.SSLContext | None
+) -> int:
     async with open_websocket(
         url,
         subprotocols=subprotocols,
         compression=DEFAULT_COMPRESSION if compression else None,
+        ssl_context=ssl_context,
     ) as ws:
         print(
             f"* connected to {url}" + (f" (subprotocol {ws.subprotocol})" if ws.subprotocol else "")

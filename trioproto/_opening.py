@@ -230,7 +230,7 @@ class OpeningHandshake:
         exc: InvalidHandshake,
         request: Request | None,
     ) -> Rejected:
-        logger.debug("rejected handshake from %s: %d %s", remote, exc.http_status, exc)
+        logger.info("rejected handshake from %s: %d %s", remote, exc.http_status, exc.reason)
         await _send_quietly(stream, reject_error(exc))
         return Rejected(exc, request)
 

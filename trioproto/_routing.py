@@ -202,6 +202,10 @@ class Router:
         self._routes: list[_Route] = []
         self._default: Registry | None = None
 
+    def __len__(self) -> int:
+        """The number of routes."""
+        return len(self._routes)
+
     def websocket(self, pattern: str, registry: Registry) -> None:
         """Serve WebSocket connections on paths matching ``pattern`` with ``registry``."""
         self._routes.append(_Route(pattern, compile_pattern(pattern), registry=registry))

@@ -28,6 +28,7 @@ from ._redis_hub import redis_hub
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
 from ._supervisor import Supervisor
+from ._url import unix_url
 from ._worker import WorkerSpec
 from ._worker_sockets import listen_unix, reserve_port
 
@@ -100,7 +101,7 @@ def server_url(
 def _url(tls: bool, host: str | None, port: int, unix_path: str | None) -> str:
     scheme = "wss" if tls else "ws"
     if unix_path is not None:
-        return f"{scheme}+unix://{unix_path}"
+        return unix_url(os.path.abspath(unix_path), secure=tls)
     shown = host or "0.0.0.0"
     if ":" in shown:
         shown = f"[{shown}]"

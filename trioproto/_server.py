@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import logging
 import ssl
 from collections.abc import Collection, Sequence
 from typing import TypeAlias
@@ -40,6 +41,8 @@ from ._sansio._deflate import DeflatePolicy
 from ._sansio._http import Request
 
 __all__ = ["App", "Listener", "WebSocketServer", "current_server", "serve"]
+
+logger = logging.getLogger("trioproto")
 
 #: What a server serves: one registry on every path, or a router of paths.
 App: TypeAlias = Registry | Router
@@ -184,6 +187,9 @@ class WebSocketServer:
 
     async def _shut_down(self, code: int, reason: str) -> None:
         self._closing = True
+        logger.info(
+            "server shutting down: closing %d connections with %d", len(self.connections), code
+        )
         self.handler.refuse_new_connections()
         self._accept_scope.cancel()
         async with trio.open_nursery() as nursery:  # each close is bounded by Timeouts.close
@@ -223,6 +229,8 @@ class WebSocketServer:
                                 accept_nursery.start_soon(
                                     self._accept_forever, listener, handler_nursery
                                 )
+                            if logger.isEnabledFor(logging.INFO):
+                                logger.info("%s", self._describe())
                             task_status.started(self)
                 finally:
                     # Shielded: this runs when serve() is cancelled, too.
@@ -240,6 +248,27 @@ class WebSocketServer:
         finally:
             _current_server.reset(token)
             self._stopped.set()
+            stats = self.statistics()
+            logger.info(
+                "server stopped: %d connections served, %d handshakes rejected, "
+                "%d failed, %d handler errors",
+                stats.total_connections,
+                stats.rejected_handshakes,
+                stats.failed_handshakes,
+                stats.handler_errors,
+            )
+
+    def _describe(self) -> str:
+        """The start-up log line: where it listens and the options that matter."""
+        scheme = "wss" if self._ssl_context is not None else "ws"
+        where = ", ".join(_listener_url(scheme, listener) for listener in self.listeners)
+        limits, origins = self._options.limits, self._options.origins
+        compression = "deflate" if self._options.compression is not None else "off"
+        return (
+            f"listening on {where} (max_message_size={limits.max_message_size}, "
+            f"max_connections={limits.max_connections}, compression={compression}, "
+            f"origins={'any' if origins is None else sorted(map(str, origins))})"
+        )
 
     async def _hold_handlers(self, task_status: trio.TaskStatus[trio.Nursery]) -> None:
         """Run the handler nursery until accepting is over and every handler has ended."""
@@ -341,3 +370,15 @@ async def serve(
         opened = await open_tcp_listeners(port, host, backlog, reuse_address)
     server = WebSocketServer(app, opened, options=options, ssl_context=ssl_context, hub=hub)
     await server._run(task_status)
+
+
+def _listener_url(scheme: str, listener: Listener) -> str:
+    """Where ``listener`` listens, as a URL (or its type, for a listener without a socket)."""
+    if not isinstance(listener, trio.SocketListener):
+        return type(listener).__name__
+    name = listener.socket.getsockname()
+    if isinstance(name, tuple):
+        host = f"[{name[0]}]" if ":" in name[0] else name[0]
+        return f"{scheme}://{host}:{name[1]}/"
+    path = name.decode() if isinstance(name, bytes) else str(name)
+    return f"{scheme}+unix://{path}"

@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import transport_pair
+from helpers import StartServer, transport_pair
 from trioproto.testing import memory_websocket_pair
 from trioproto.testing._pair import websocket_pair
 
@@ -354,3 +354,33 @@ async def test_violation_fails_at_once_when_the_handler_is_waiting(
             assert info.value.code == 1002
             assert trio.current_time() == start
         assert server_saw == [1002]
+
+
+async def test_state_is_per_connection_and_starts_empty(start_server: StartServer) -> None:
+    """``ws.state`` holds the application's own data, one dict per connection."""
+    registry = trioproto.Registry()
+    seen: list[dict[str, object]] = []
+
+    async def remember(ws: trioproto.WebSocket, name: str) -> None:
+        ws.state["name"] = name
+
+    @registry.handler(None)
+    async def named(ws: trioproto.WebSocket) -> None:
+        seen.append(dict(ws.state))
+        async for message in ws.inbound:
+            if "name" not in ws.state:
+                await remember(ws, str(message))
+            name: str = ws.state["name"]
+            await ws.send(f"{name}: {message}")
+
+    server = await start_server(registry)
+    url = f"ws://127.0.0.1:{server.port}/"
+    async with trioproto.open_websocket(url) as ann, trioproto.open_websocket(url) as bob:
+        await ann.send("ann")
+        await bob.send("bob")
+        assert await ann.receive() == "ann: ann"
+        assert await bob.receive() == "bob: bob"
+        await ann.send("hi")
+        assert await ann.receive() == "ann: hi"
+        assert ann.state == {}  # the client's own connection has its own, untouched
+    assert seen == [{}, {}]

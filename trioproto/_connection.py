@@ -27,7 +27,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -95,6 +95,12 @@ class WebSocket:
         id: a UUID naming the connection in logs and in :meth:`Hub.send_to`.
         remote: the peer's address.
         hub: the server's :class:`~trioproto.Hub` (``None`` on client connections).
+        state: the application's own data for this connection, an empty ``dict`` at first
+            (the user a hook authenticated, a session, a room): trioproto never reads it.
+            A ``dict[str, Any]`` rather than a namespace because it says what it holds
+            (keys you can test with ``in``, ``get`` with a default) and a typed handler
+            reads a value into an annotated name with no cast:
+            ``session: Session = ws.state["session"]``.
     """
 
     def __init__(
@@ -118,6 +124,7 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.remote = remote
         self.id = uuid.uuid4()
+        self.state: dict[str, Any] = {}
         self._timeouts = timeouts
         self._inbound = InboundQueue(
             limits.max_queued_messages,

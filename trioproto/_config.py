@@ -28,6 +28,7 @@ __all__ = [
 #   100 header lines matches http.client's _MAXHEADERS.
 # - send buffer 1 MiB (hub messages queued for one slow client): Centrifugo's ClientQueueMaxSize;
 #   uWebSockets' maxBackpressure is 64 KiB, Redis drops a pub/sub client at 8 MiB over 60 s.
+# - HTTP request body 1 MiB: nginx's client_max_body_size is 1m; h11 and Starlette set none.
 MiB = 1024 * 1024
 
 
@@ -48,6 +49,8 @@ class Limits:
         max_send_buffer: bytes of hub messages (publish, broadcast, send_to) queued for one
             connection that reads slower than they come; past it the backpressure policy
             decides (close with 1013 by default). ``None``: unbounded.
+        max_http_body_size: bytes of request body an HTTP route accepts (``Content-Length``);
+            a larger declared body is answered 413 before any of it is read.
     """
 
     max_message_size: int | None = 1 * MiB
@@ -58,9 +61,16 @@ class Limits:
     max_request_line_size: int = 8 * 1024
     max_connections: int | None = None
     max_send_buffer: int | None = 1 * MiB
+    max_http_body_size: int | None = 1 * MiB
 
     def __post_init__(self) -> None:
-        for name in ("max_message_size", "max_frame_size", "max_connections", "max_send_buffer"):
+        for name in (
+            "max_message_size",
+            "max_frame_size",
+            "max_connections",
+            "max_send_buffer",
+            "max_http_body_size",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be positive or None, not {value!r}")

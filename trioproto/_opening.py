@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import trio
 
+from ._body import discard_unread_body, receive_body
 from ._counters import ANY_ROUTE
 from ._exceptions import InvalidHandshake
 from ._options import ServerOptions
@@ -26,7 +27,7 @@ from ._request import Accept, Reject, WebSocketRequest
 from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch, split_target
 from ._sansio._deflate import PerMessageDeflate, negotiate_server
 from ._sansio._handshake import accept_response, reject_error, reject_response, validate_request
-from ._sansio._http import Request, RequestHeadParser, serialize_response
+from ._sansio._http import Request, RequestHeadParser, request_body_length, serialize_response
 
 __all__ = ["Accepted", "OpeningHandshake", "Rejected", "Unserved"]
 
@@ -128,9 +129,11 @@ class OpeningHandshake:
             path, query = split_target(request.target)
             match = self._resolve(request, path)
             if isinstance(match, HttpMatch):
-                upgrade = await self._serve_http(stream, request, match, path, query, remote)
-                if upgrade is None:
-                    return Unserved.ANSWERED
+                upgrade = await self._serve_http(
+                    stream, request, trailing_data, match, path, query, remote
+                )
+                if isinstance(upgrade, Rejected | Unserved):
+                    return upgrade
                 match = WebSocketMatch(upgrade.registry(), match.path_params, match.pattern)
             handshake = validate_request(request)
             self._check_origin(handshake.origin)
@@ -197,15 +200,32 @@ class OpeningHandshake:
         self,
         stream: trio.abc.Stream,
         request: Request,
+        trailing_data: bytes,
         match: HttpMatch,
         path: str,
         query: dict[str, list[str]],
         remote: object,
-    ) -> UpgradeTo | None:
+    ) -> UpgradeTo | Rejected | Unserved:
         """Answer a plain HTTP route, then close (``Connection: close``); or return the
-        handler's decision to upgrade after all."""
+        handler's decision to upgrade after all.
+
+        The body (``Content-Length`` bytes, at most ``Limits.max_http_body_size``) is read
+        before the handler runs; a body too large, chunked or of a bad length is refused
+        (413, 411, 400), and what the client still sends is discarded for a moment so that
+        the close does not reset the connection before the client reads the refusal.
+        """
+        try:
+            length = request_body_length(request.headers, self.options.limits.max_http_body_size)
+        except InvalidHandshake as exc:
+            refused = await self._refuse(stream, remote, exc, request)
+            await discard_unread_body(stream)
+            return refused
+        body = await receive_body(stream, length, trailing_data)
+        if body is None:
+            logger.debug("%s closed the connection before sending the request body", remote)
+            return Unserved.FAILED
         http_request = HttpRequest(
-            request.method, path, query, request.headers, match.path_params, remote
+            request.method, path, query, request.headers, match.path_params, remote, body
         )
         try:
             response = await match.handler(http_request)
@@ -221,7 +241,7 @@ class OpeningHandshake:
                 # Same headers (Content-Length included), no body (RFC 9110 §9.3.2).
                 response_bytes = response_bytes[: len(response_bytes) - len(response.body)]
         await _send_quietly(stream, response_bytes)
-        return None
+        return Unserved.ANSWERED
 
     async def _refuse(
         self,

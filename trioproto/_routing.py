@@ -5,8 +5,9 @@ Layer 2: no trio import. Rules:
 * Patterns are paths with ``{name}`` placeholders, each matching one non-empty path segment
   (``/ws/quotes/{name}``); routes are tried in the order they were added, first match wins.
 * A WebSocket route binds a path to a :class:`~trioproto.Registry`; an HTTP route binds a path
-  and a set of methods to a coroutine ``handler(request) -> HttpResponse``. GET routes answer
-  HEAD too, without the body (RFC 9110 §9.3.2).
+  and a set of methods (``route(pattern, methods=...)``, ``get``, ``post``) to a coroutine
+  ``handler(request) -> HttpResponse``. GET routes answer HEAD too, without the body (RFC 9110
+  §9.3.2). The request body is read before the handler runs (see :class:`HttpRequest`).
 * Resolution answers, in this order: a WebSocket upgrade on a WebSocket route; an HTTP route
   for the method (upgrade requests included: its handler may return :class:`UpgradeTo`); 426
   for a plain request on a WebSocket-only path (RFC 9110 §15.5.22); 405 with ``Allow`` for a
@@ -52,6 +53,9 @@ class HttpRequest:
         headers: the request headers.
         path_params: values captured by the route pattern.
         remote: the peer's address.
+        body: the request body, ``Content-Length`` bytes read before the handler runs (at
+            most ``Limits.max_http_body_size``; larger bodies are answered 413, chunked ones
+            411); empty when the request has none.
     """
 
     method: str
@@ -60,6 +64,19 @@ class HttpRequest:
     headers: Headers
     path_params: Mapping[str, str] = field(default_factory=dict)
     remote: object = None
+    body: bytes = b""
+
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes become U+FFFD)."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> object:
+        """The body parsed as JSON (RFC 8259).
+
+        Raises:
+            ValueError: the body is not valid JSON.
+        """
+        return json.loads(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +253,10 @@ class Router:
     def get(self, pattern: str) -> Callable[[HttpHandler], HttpHandler]:
         """Decorator: serve GET (and HEAD) on ``pattern``."""
         return self.route(pattern, methods=("GET",))
+
+    def post(self, pattern: str) -> Callable[[HttpHandler], HttpHandler]:
+        """Decorator: serve POST on ``pattern``; the handler reads ``request.body``."""
+        return self.route(pattern, methods=("POST",))
 
     def resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
         """Find what serves ``request`` (whose decoded path is ``path``).

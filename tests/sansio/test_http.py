@@ -13,6 +13,7 @@ from trioproto._sansio._http import (
     RequestHeadParser,
     Response,
     ResponseHeadParser,
+    request_body_length,
     serialize_request,
     serialize_response,
 )
@@ -271,3 +272,42 @@ VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ,;=/-0123456789", max_size=
 def test_serialize_parse_round_trip(headers: list[tuple[str, str]]) -> None:
     request = RequestHeadParser(Limits()).feed(serialize_request("GET", "/x", headers))
     assert request == Request("GET", "/x", "HTTP/1.1", Headers(headers))
+
+
+@pytest.mark.parametrize(
+    ("fields", "limit", "length"),
+    [
+        ([], 10, 0),
+        ([("Content-Length", "0")], 10, 0),
+        ([("Content-Length", "10")], 10, 10),
+        ([("Content-Length", " 7 ")], None, 7),
+        ([("Content-Length", "5, 5")], 10, 5),  # a repeated identical value (RFC 9112 §6.3)
+        ([("Content-Length", "5"), ("Content-Length", "5")], 10, 5),
+        ([("Content-Length", "99999999999")], None, 99999999999),
+    ],
+)
+def test_request_body_length(fields: list[tuple[str, str]], limit: int | None, length: int) -> None:
+    assert request_body_length(Headers(fields), limit) == length
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "reason"),
+    [
+        ([("Transfer-Encoding", "chunked")], 411, "send Content-Length"),
+        ([("Transfer-Encoding", "chunked"), ("Content-Length", "3")], 411, "Transfer-Encoding"),
+        ([("Content-Length", "5, 6")], 400, "conflicting"),
+        ([("Content-Length", "5"), ("Content-Length", "6")], 400, "conflicting"),
+        ([("Content-Length", "-1")], 400, "not a number"),
+        ([("Content-Length", "0x10")], 400, "not a number"),
+        ([("Content-Length", "١٢")], 400, "not a number"),  # Arabic-Indic digits: not ASCII
+        ([("Content-Length", "")], 400, "not a number"),
+        ([("Content-Length", "11")], 413, "11 bytes is over the limit of 10 bytes"),
+    ],
+)
+def test_request_body_length_refusals(
+    fields: list[tuple[str, str]], status: int, reason: str
+) -> None:
+    with pytest.raises(InvalidHandshake) as info:
+        request_body_length(Headers(fields), 10)
+    assert info.value.http_status == status
+    assert reason in info.value.reason

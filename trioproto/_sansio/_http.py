@@ -35,6 +35,7 @@ __all__ = [
     "RequestHeadParser",
     "Response",
     "ResponseHeadParser",
+    "request_body_length",
     "serialize_request",
     "serialize_response",
 ]
@@ -111,6 +112,39 @@ class Request:
     target: str
     http_version: str
     headers: Headers
+
+
+def request_body_length(headers: Headers, limit: int | None) -> int:
+    """The length of a request's body, from its framing headers (RFC 9112 §6.3).
+
+    No ``Content-Length`` and no ``Transfer-Encoding`` means no body (§6.3 rule 6).
+
+    Raises:
+        InvalidHandshake: 411 for ``Transfer-Encoding`` (chunked bodies are not read here;
+            RFC 9110 §15.5.12 lets a server require a length); 400 for a ``Content-Length``
+            that is not one decimal number, or repeats with different values (§6.3 rule 5);
+            413 for a length over ``limit`` (RFC 9110 §15.5.14), before any byte is read.
+    """
+    if "Transfer-Encoding" in headers:
+        raise InvalidHandshake(
+            "request bodies with Transfer-Encoding are not supported: send Content-Length", 411
+        )
+    values = {
+        value.strip() for field in headers.get_all("Content-Length") for value in field.split(",")
+    }
+    if not values:
+        return 0
+    if len(values) > 1:
+        raise InvalidHandshake("conflicting Content-Length values", 400)
+    (text,) = values
+    if not text.isdigit() or not text.isascii():
+        raise InvalidHandshake(f"Content-Length is not a number: {text!r}", 400)
+    length = int(text)
+    if limit is not None and length > limit:
+        raise InvalidHandshake(
+            f"request body of {length} bytes is over the limit of {limit} bytes", 413
+        )
+    return length
 
 
 @dataclass(frozen=True, slots=True)

@@ -384,3 +384,13 @@ async def test_state_is_per_connection_and_starts_empty(start_server: StartServe
         assert await ann.receive() == "ann: hi"
         assert ann.state == {}  # the client's own connection has its own, untouched
     assert seen == [{}, {}]
+
+
+async def test_send_refuses_what_is_not_a_message_before_writing() -> None:
+    """``bytes(5)`` is five NUL bytes: an int must not turn into a message."""
+    async with memory_websocket_pair() as (left, right):
+        with pytest.raises(TypeError, match="not int"):
+            await left.send(5)  # type: ignore[arg-type]
+        await left.send(b"after")
+        assert await right.receive() == b"after"  # nothing was sent before it
+        assert left.statistics().messages_sent == 1

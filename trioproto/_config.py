@@ -80,8 +80,11 @@ class Limits:
             "max_header_lines",
             "max_request_line_size",
         ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{name} must be a positive int (None is not allowed), not {value!r}"
+                )
 
     @property
     def effective_max_frame_size(self) -> int | None:

@@ -210,8 +210,15 @@ class WebSocket:
         costs one trip through the scheduler, not two.
 
         Raises:
-            ConnectionClosed: the connection is closing or closed.
+            ConnectionClosed: the connection is closing or closed (a
+                :class:`trio.BrokenResourceError`; ``.code`` and ``.reason`` say how).
+            LocalProtocolError: a fragmented message (:meth:`send_fragment`) is unfinished.
+            TypeError: ``message`` is neither ``str`` nor bytes-like; nothing is sent.
         """
+        if not isinstance(message, str | bytes | bytearray | memoryview):
+            # bytes(5) would send five NUL bytes: refuse before anything is queued.
+            await trio.lowlevel.checkpoint()  # type: ignore[unreachable]  # untyped callers
+            raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
         await self._write(self._codec.send_message, message, hub_mark=self._writer.mark())
         self._messages_out += 1
         self._bytes_out += len(message)

@@ -77,6 +77,7 @@ async def test_sigterm_also_stops_gracefully() -> None:
     ("argv", "message"),
     [
         (["serve", "nocolon"], "expected MODULE:ATTR"),
+        (["serve", "examples/echo.py"], "for instance examples.echo:registry (a module name"),
         (["serve", "examples.echo:nothing"], "has no attribute"),
         (["serve", "examples.echo:sys"], "not a trioproto.Registry or Router"),
         (["serve", "no_such_module_here:x"], "no module named 'no_such_module_here'"),

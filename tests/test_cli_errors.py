@@ -225,6 +225,14 @@ async def test_connect_to_a_server_that_rejects_shows_its_reason() -> None:
         assert await stop_program(process) == 0
 
 
+async def test_connect_to_nothing_says_connection_refused() -> None:
+    with stdlib_socket.socket() as free:
+        free.bind(("127.0.0.1", 0))  # bound, not listening: connecting is refused
+        port = free.getsockname()[1]
+        status, _out, err = await _cli("connect", f"ws://127.0.0.1:{port}/")
+    _one_line_error(status, err, "cannot connect", "connection refused (is the server running?)")
+
+
 def test_describe_unwraps_groups_of_one() -> None:
     inner = OSError(errno.EADDRINUSE, "bind failed")
     group = ExceptionGroup("outer", [ExceptionGroup("inner", [inner])])

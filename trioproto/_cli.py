@@ -230,7 +230,11 @@ def load_target(target: str) -> Registry | Router:
     """
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
-        raise ValueError(f"expected MODULE:ATTR, got {target!r}")
+        hint = target.removesuffix(".py").replace("/", ".").replace("\\", ".").strip(".:")
+        raise ValueError(
+            f"expected MODULE:ATTR, got {target!r}; for instance {hint}:registry (a module "
+            "name, not a file name, then the name of the Registry or Router in it)"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:

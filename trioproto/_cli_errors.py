@@ -44,9 +44,26 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, socket.gaierror):
         return f"unknown host: {exc.strerror}"
     if isinstance(exc, OSError):
+        if exc.errno is None and isinstance(exc.__cause__, BaseExceptionGroup):
+            # trio.open_tcp_stream: "all attempts to connect to H:P failed", the reasons
+            # (one per address tried) in the cause; the first says enough.
+            first = _first_os_error(exc.__cause__)
+            if first is not None:
+                return f"{exc}: {describe(first)}"
         if exc.filename:  # the file's own error text says more than the errno's
             return f"{exc.filename}: {exc.strerror or exc}"
         return _OS_ERRORS.get(exc.errno or 0) or exc.strerror or str(exc)
     if isinstance(exc, ValueError):
         return str(exc)
+    return None
+
+
+def _first_os_error(group: BaseExceptionGroup[BaseException]) -> OSError | None:
+    for inner in group.exceptions:
+        if isinstance(inner, BaseExceptionGroup):
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+        elif isinstance(inner, OSError):
+            return inner
     return None

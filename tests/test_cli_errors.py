@@ -72,6 +72,26 @@ async def test_port_in_use() -> None:
     _one_line_error(status, err, f"cannot serve on 127.0.0.1:{busy}", "address already in use")
 
 
+async def test_a_script_using_run_on_a_port_in_use() -> None:
+    """``trioproto.run()`` (every example's ``__main__``) reports it the same way."""
+    with stdlib_socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with trio.fail_after(30):
+            result = await trio.run_process(
+                [sys.executable, "examples/echo.py", busy],
+                capture_stderr=True,
+                check=False,
+                cwd=ROOT,
+                env=env,
+            )
+    _one_line_error(
+        result.returncode, result.stderr.decode(), f"cannot serve on 127.0.0.1:{busy}", "in use"
+    )
+
+
 async def test_unknown_host() -> None:
     status, _out, err = await _cli(
         "serve", "examples.echo:registry", "--host", "no-such-host.invalid", "--port", "0"

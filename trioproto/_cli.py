@@ -301,7 +301,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             ssl_factory()  # a bad certificate is reported here, once, not in every worker
         except (OSError, ValueError) as exc:
             return _fail(f"cannot load the certificate: {describe(exc)}")
-    where = args.unix if args.unix is not None else f"{args.host}:{args.port}"
+    # run() ends the program with one line for a port in use, an unknown host, ...
     try:
         run(
             app,
@@ -323,11 +323,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (ValueError, ModuleNotFoundError, BackplaneUnavailable) as exc:
         # A bad --backplane URL, coredis missing, or Redis unreachable at start-up.
         return _fail(str(exc))
-    except Exception as exc:
-        message = describe(exc)
-        if message is None:
-            raise
-        return _fail(f"cannot serve on {where}: {message.removeprefix(where + ': ')}")
     return 0
 
 

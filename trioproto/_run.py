@@ -19,6 +19,7 @@ from typing import TextIO
 import trio
 
 from ._backplane import BackplaneUnavailable
+from ._cli_errors import describe
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._hub import Hub
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
@@ -154,32 +155,38 @@ def run(
         TypeError: ``workers`` with an ``ssl.SSLContext`` object or a ``hub`` object (neither
             can cross processes).
         SystemExit: with status 1 when the workers could not start, or one had to be killed
-            because it did not stop within ``graceful_timeout`` seconds.
+            because it did not stop within ``graceful_timeout`` seconds; and, with one line
+            on standard error, for an error of the environment (the port in use, an unknown
+            host, a Unix socket path taken) instead of a traceback.
     """
     if workers is None:
         if backplane is not None:
             if hub is not None:
                 raise ValueError("give either hub= or backplane=, not both")
             hub = redis_hub(backplane)
-        _run_reporting_backplane_errors(
-            functools.partial(
-                serve_until_signal,
-                app,
-                port,
-                host=host,
-                unix_path=unix_path,
-                ssl_context=ssl_context() if callable(ssl_context) else ssl_context,
-                limits=limits,
-                timeouts=timeouts,
-                compression=compression,
-                origins=origins,
-                on_handshake=on_handshake,
-                hub=hub,
-                backpressure=backpressure,
-                access_log=access_log,
-                announce=announce,
+        try:
+            _run_reporting_backplane_errors(
+                functools.partial(
+                    serve_until_signal,
+                    app,
+                    port,
+                    host=host,
+                    unix_path=unix_path,
+                    ssl_context=ssl_context() if callable(ssl_context) else ssl_context,
+                    limits=limits,
+                    timeouts=timeouts,
+                    compression=compression,
+                    origins=origins,
+                    on_handshake=on_handshake,
+                    hub=hub,
+                    backpressure=backpressure,
+                    access_log=access_log,
+                    announce=announce,
+                )
             )
-        )
+        except Exception as exc:
+            _exit_if_environment(exc, unix_path if unix_path is not None else f"{host}:{port}")
+            raise
         return
     if hub is not None:
         raise TypeError("with workers, each worker makes its own hub: hub= cannot be passed")
@@ -208,6 +215,15 @@ def run(
     status = _run_workers(spec, unix_path, workers, graceful_timeout, announce)
     if status != 0:
         raise SystemExit(status)
+
+
+def _exit_if_environment(exc: BaseException, where: str) -> None:
+    """End the program with one line if ``exc`` is an error of the environment."""
+    message = describe(exc)
+    if message is not None:
+        raise SystemExit(
+            f"trioproto: error: cannot serve on {where}: {message.removeprefix(where + ': ')}"
+        ) from None
 
 
 def _run_reporting_backplane_errors(main: Callable[[], Awaitable[None]]) -> None:

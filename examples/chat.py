@@ -42,6 +42,10 @@ async def chat(ws: trioproto.WebSocket) -> None:
     assert ws.hub is not None
     hub = ws.hub
     room, name = room_and_name(ws)
+    if name in members[room]:
+        await ws.close(1008, f"the name {name[:64]!r} is taken")  # 1008: policy violation
+        return
+    ws.state["name"] = name  # the connection's own data, for code that only has the ws
     topic = f"room:{room}"
     await ws.subscribe(topic)
     members[room].add(name)

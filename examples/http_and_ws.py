@@ -7,6 +7,7 @@ curl http://127.0.0.1:8000/status
 python -m trioproto connect ws://127.0.0.1:8000/ws/lobby
 """
 
+import contextlib
 import sys
 import time
 
@@ -28,7 +29,9 @@ async def room(ws: trioproto.WebSocket) -> None:
         async for message in ws.inbound:
             for member in list(people):
                 if member is not ws:
-                    await member.send(message)
+                    # A member leaving mid-broadcast is that member's end, not this one's.
+                    with contextlib.suppress(trioproto.ConnectionClosed):
+                        await member.send(message)
     finally:
         people.discard(ws)
 

@@ -69,6 +69,17 @@ async def test_chat_example_broadcasts_and_lists_members(examples: object) -> No
     assert hub.statistics().topics == 0
 
 
+async def test_chat_example_refuses_a_taken_name_with_1008(examples: object) -> None:
+    chat = examples("chat")  # type: ignore[operator]
+    async with open_test_client(chat.registry, "/?name=ann", subprotocols=["chat"]) as ann:
+        await ann.expect("* ann joined")
+        async with open_test_client(chat.registry, "/?name=ann", subprotocols=["chat"]) as again:
+            await again.expect_close(1008, "the name 'ann' is taken")
+            assert again.server.statistics().handler_errors == 0
+        await ann.send("still here")
+        await ann.expect("ann: still here")
+
+
 async def test_quotes_example_one_feed_per_symbol(examples: object) -> None:
     quotes = examples("quotes")  # type: ignore[operator]
     quotes.feeds.interval = 0.001

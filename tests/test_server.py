@@ -463,3 +463,10 @@ async def test_current_server_names_the_server_serving_the_task(
     assert seen == [first, second]
     with pytest.raises(LookupError):
         trioproto.current_server()  # the test's own task is no connection's
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999])
+async def test_port_out_of_range_is_refused(nursery: trio.Nursery, port: int) -> None:
+    """The kernel would bind ``port % 65536``; serve() refuses instead."""
+    with pytest.raises(ValueError, match=f"port {port} is out of range: use 0 to 65535"):
+        await nursery.start(trioproto.serve, trioproto.Registry(), port)

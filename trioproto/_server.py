@@ -315,7 +315,7 @@ async def serve(
     Args:
         app: a :class:`~trioproto.Registry` serving every path, or a :class:`~trioproto.Router`
             of WebSocket and plain HTTP routes.
-        port: the TCP port; 0 picks a free one (see :attr:`WebSocketServer.port`).
+        port: the TCP port, 0 to 65535; 0 picks a free one (see :attr:`WebSocketServer.port`).
         host: the address to bind; ``None`` binds every interface (as
             :func:`trio.open_tcp_listeners` does).
         unix_path: listen on this Unix socket path instead of TCP. A stale socket file left
@@ -347,8 +347,13 @@ async def serve(
         task_status: for ``nursery.start``.
 
     Raises:
-        ValueError: ``listeners`` given together with an argument for opening listeners.
+        ValueError: ``port`` is outside 0-65535, or ``listeners`` given together with an
+            argument for opening listeners.
+        OSError: the address is in use or cannot be bound, the host is unknown
+            (:class:`socket.gaierror`), or ``unix_path`` is taken (see above).
     """
+    if not 0 <= port <= 65535:  # the kernel would silently take it modulo 65536
+        raise ValueError(f"port {port} is out of range: use 0 to 65535")
     options = ServerOptions(
         limits=limits,
         timeouts=timeouts,

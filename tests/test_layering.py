@@ -19,6 +19,7 @@ PURE_MODULES = [
     "trioproto._counters",
     "trioproto._access_log",
     "trioproto._url",
+    "trioproto._cli_types",
     "trioproto._registry",
     "trioproto._request",
     "trioproto._routing",

@@ -232,6 +232,16 @@ async def test_connect_to_untrusted_certificate_then_with_cafile(tls_files: Path
         assert await stop_program(process) == 0
 
 
+async def test_connect_wss_to_a_plain_server() -> None:
+    process, url = await start_program("-m", "trioproto", "serve", "examples.echo:registry",
+                                       "--port", "0")  # fmt: skip
+    try:
+        status, _out, err = await _cli("connect", url.replace("ws://", "wss://"))
+        _one_line_error(status, err, "the server does not speak TLS (ws://, not wss://?)")
+    finally:
+        assert await stop_program(process) == 0
+
+
 async def test_connect_to_a_server_that_rejects_shows_its_reason() -> None:
     process, url = await start_program("-m", "trioproto", "serve", "examples.chat:registry",
                                        "--port", "0")  # fmt: skip

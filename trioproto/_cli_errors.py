@@ -40,6 +40,8 @@ def describe(exc: BaseException) -> str | None:
             f"({cause.verify_message}); pass --cafile with the CA that signed it"
         )
     if isinstance(cause, ssl.SSLError) and not isinstance(exc, OSError):
+        if cause.reason == "WRONG_VERSION_NUMBER":  # the answer was not TLS at all
+            return "TLS handshake failed: the server does not speak TLS (ws://, not wss://?)"
         return f"TLS handshake failed: {cause.reason or cause}"
     if isinstance(exc, socket.gaierror):
         return f"unknown host: {exc.strerror}"

@@ -311,3 +311,29 @@ def test_request_body_length_refusals(
         request_body_length(Headers(fields), 10)
     assert info.value.http_status == status
     assert reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "a TLS handshake on a plain-text port"),
+        (b"\x00\x01binary", "not an HTTP request"),
+        (b"GET\x00 / HTTP/1.1", "not an HTTP request"),
+    ],
+)
+def test_a_start_that_cannot_be_a_method_is_refused_at_once(data: bytes, reason: str) -> None:
+    """RFC 9112 §3: the method is a token; no need to wait for a CRLF that never comes."""
+    parser = RequestHeadParser(Limits())
+    with pytest.raises(InvalidHandshake) as info:
+        parser.feed(data)
+    assert info.value.http_status == 400
+    assert reason in info.value.reason
+
+
+def test_a_method_arriving_in_pieces_is_fine() -> None:
+    parser = RequestHeadParser(Limits())
+    for piece in (b"", b"GE", b"T /chat HTTP/1.1\r\nHo", b"st: x\r\n"):
+        assert parser.feed(piece) is None
+    request = parser.feed(b"\r\n")
+    assert request is not None
+    assert request.method == "GET"

@@ -228,6 +228,11 @@ def _parse_header_lines(lines: Sequence[bytes]) -> Headers:
     return Headers(items)
 
 
+_METHOD_PREFIX = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*")
+#: The first byte of a TLS record carrying a handshake (RFC 8446 §5.1): a ClientHello.
+_TLS_HANDSHAKE_RECORD = 0x16
+
+
 class RequestHeadParser(_HeadReader):
     """Reads one request head, fed incrementally.
 
@@ -238,6 +243,17 @@ class RequestHeadParser(_HeadReader):
     def __init__(self, limits: Limits) -> None:
         super().__init__(limits, 414)
 
+    def _check_method_so_far(self) -> None:
+        """Refuse at once a start that cannot be a method (RFC 9112 §3: a token, then SP),
+        rather than wait for a CRLF that never comes: a TLS ClientHello sent to a plain-text
+        port is the usual case (a ``wss://`` URL for a ``ws://`` server)."""
+        method = bytes(self._buffer[:32]).split(b" ", 1)[0]
+        if _METHOD_PREFIX.fullmatch(method):
+            return
+        if method[0] == _TLS_HANDSHAKE_RECORD:
+            raise InvalidHandshake("a TLS handshake on a plain-text port: use ws://, not wss://")
+        raise InvalidHandshake("not an HTTP request", 400)
+
     def feed(self, data: bytes | bytearray | memoryview) -> Request | None:
         """Add received bytes; returns the :class:`Request` once the head is complete.
 
@@ -246,6 +262,8 @@ class RequestHeadParser(_HeadReader):
         """
         head = self._feed(data)
         if head is None:
+            if self._lines == 0:
+                self._check_method_so_far()
             return None
         lines = head.split(b"\r\n")
         match = _REQUEST_LINE.fullmatch(lines[0])

@@ -228,6 +228,8 @@ async def test_connect_to_untrusted_certificate_then_with_cafile(tls_files: Path
         status, _out, err = await _cli("connect", url, "--cafile", str(tls_files / "notes.txt"))
         assert status == 1
         assert "notes.txt is not a PEM file" in err
+        status, _out, err = await _cli("connect", url.replace("wss://", "ws://"))
+        _one_line_error(status, err, "(a wss:// server, seeing plain text?)")
     finally:
         assert await stop_program(process) == 0
 

@@ -248,7 +248,8 @@ async def _handshake(
     while True:
         data = await stream.receive_some(16 * 1024)
         if not data:
-            raise InvalidHandshake("the server closed the connection during the handshake")
+            hint = "" if target.secure else " (a wss:// server, seeing plain text?)"
+            raise InvalidHandshake(f"the server closed the connection during the handshake{hint}")
         response = parser.feed(data)
         if response is not None:
             break

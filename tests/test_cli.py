@@ -90,7 +90,7 @@ async def test_sigterm_also_stops_gracefully() -> None:
         (["serve", "examples.echo:registry", "--port", "http"], "not a port number: 'http'"),
         (["serve", "examples.echo:registry", "--log-level", "loud"], "unknown log level"),
         (["serve", "examples.echo:registry", "--unix", "/tmp/a:/b"], "cannot carry"),
-        (["connect"], "required: url"),
+        (["connect"], "required: URL"),
         (["serve", "examples.echo:registry", "--backpressure", "drop"], "invalid choice"),
         (["serve", "examples.echo:registry", "--max-send-buffer", "1X"], "not a size: '1X'"),
     ],

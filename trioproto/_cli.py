@@ -176,11 +176,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Connect to URL (ws://, wss:// or ws+unix://), send each line read from "
         "standard input as a text message and print each message received.",
     )
-    connect.add_argument("url", help="ws://host:port/path, wss://..., or ws+unix:///path.sock")
     connect.add_argument(
-        "--subprotocol", action="append", default=[], help="offer this subprotocol (repeatable)"
+        "url", metavar="URL", help="ws://host:port/path, wss://..., or ws+unix:///path.sock"
     )
-    connect.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    connect.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="offer this subprotocol (repeatable, in preference order)",
+    )
+    connect.add_argument(
+        "--no-compression", action="store_true", help="don't offer permessage-deflate"
+    )
     connect.add_argument(
         "--cafile", metavar="FILE", help="trust the CA certificates in this PEM file (wss://)"
     )

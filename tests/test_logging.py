@@ -10,6 +10,7 @@ import trio
 
 import trioproto
 import trioproto.testing
+from helpers import echo_registry
 
 
 def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -18,13 +19,7 @@ def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
 
 async def test_a_servers_life_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="trioproto")
-    registry = trioproto.Registry()
-
-    @registry.handler("echo")
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.send(message)
-
+    registry = echo_registry("echo")
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             server = await nursery.start(

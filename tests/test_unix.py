@@ -11,24 +11,13 @@ import pytest
 import trio
 
 import trioproto
-from helpers import StartServer
+from helpers import StartServer, echo_registry
 from trioproto._unix import open_unix_listener
-
-
-def _echo_registry() -> trioproto.Registry:
-    registry = trioproto.Registry()
-
-    @registry.handler(None)
-    async def echo(ws: trioproto.WebSocket) -> None:
-        async for message in ws.inbound:
-            await ws.send(message)
-
-    return registry
 
 
 async def test_a_live_server_keeps_its_path(start_server: StartServer, tmp_path: Path) -> None:
     path = str(tmp_path / "live.sock")
-    await start_server(_echo_registry(), unix_path=path, host=None)
+    await start_server(echo_registry(), unix_path=path, host=None)
     with pytest.raises(OSError, match="already listening") as info:
         await open_unix_listener(path)
     assert info.value.errno == errno.EADDRINUSE
@@ -44,7 +33,7 @@ async def test_a_stale_socket_is_replaced(start_server: StartServer, tmp_path: P
     dead.bind(path)  # bound, never listening, then gone: what a crashed server leaves
     dead.close()
     assert await trio.Path(path).exists()
-    await start_server(_echo_registry(), unix_path=path, host=None)
+    await start_server(echo_registry(), unix_path=path, host=None)
     async with trioproto.open_websocket(f"ws+unix://{path}") as ws:
         await ws.send("replaced")
         assert await ws.receive() == "replaced"

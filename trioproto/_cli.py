@@ -297,7 +297,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         app = _with_metrics(parser, app, args.metrics)
     if len(app) == 0:
         print(
-            f"trioproto: warning: {args.target} is empty: every request will be refused",
+            f"warning: {args.target} is empty: every request will be refused",
             file=sys.stderr,
         )
     ssl_factory = None
@@ -335,7 +335,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"trioproto: error: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr)
     return 1
 
 

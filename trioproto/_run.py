@@ -222,7 +222,7 @@ def _exit_if_environment(exc: BaseException, where: str) -> None:
     message = describe(exc)
     if message is not None:
         raise SystemExit(
-            f"trioproto: error: cannot serve on {where}: {message.removeprefix(where + ': ')}"
+            f"error: cannot serve on {where}: {message.removeprefix(where + ': ')}"
         ) from None
 
 

@@ -199,3 +199,32 @@ async def test_failing_while_another_task_sends_does_not_crash(
                 await client.wait_closed()
     assert client.closed is not None
     assert client.closed.sent is not None and client.closed.sent[0] == 1002
+
+
+async def test_a_connection_upgraded_as_shutdown_begins_gets_1001(nursery: trio.Nursery) -> None:
+    """aclose() sends 1001 to the connections it knows; one whose 101 goes out just after
+    (its handshake hook was still running) is closed with 1001 too, not cancelled later."""
+    servers: list[trioproto.WebSocketServer] = []
+    closing = trio.Event()
+
+    async def hook(request: trioproto.WebSocketRequest, subprotocol: str | None) -> None:
+        nursery.start_soon(_close_and_signal, servers[0], closing)
+        await trio.testing.wait_all_tasks_blocked()  # aclose() has taken its snapshot
+
+    server = await nursery.start(
+        lambda task_status: trioproto.serve(
+            echo_registry(), 0, on_handshake=hook, compression=None, task_status=task_status
+        )
+    )
+    servers.append(server)
+    with trio.fail_after(5):
+        stream, trailing = await _upgrade(server.port)
+        frames = _opcodes_until_eof(await _everything_until_eof(stream, trailing))
+        await closing.wait()
+    assert frames[-1][0] == 0x8
+    assert int.from_bytes(frames[-1][1][:2], "big") == 1001
+
+
+async def _close_and_signal(server: trioproto.WebSocketServer, done: trio.Event) -> None:
+    await server.aclose()
+    done.set()

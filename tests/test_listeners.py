@@ -85,7 +85,7 @@ async def test_serve_accepts_from_any_listener(nursery: trio.Nursery) -> None:
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"port": 8000}, {"host": "127.0.0.1"}, {"unix_path": "/tmp/x"}, {"backlog": 5}],
+    [{"port": 8000}, {"host": "::1"}, {"unix_path": "/tmp/x"}, {"backlog": 5}],
 )
 async def test_listeners_exclude_the_arguments_for_opening_them(
     arguments: dict[str, object],

@@ -22,6 +22,7 @@ from ._backplane import BackplaneUnavailable
 from ._cli_errors import describe
 from ._cli_types import LOG_LEVELS, byte_size, log_level, port
 from ._config import DEFAULT_LIMITS, Limits
+from ._listeners import DEFAULT_HOST
 from ._options import DEFAULT_COMPRESSION
 from ._registry import Registry
 from ._routing import Router
@@ -104,7 +105,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(parser=serve)
     serve.add_argument("target", metavar="MODULE:ATTR", help="e.g. examples.echo:registry")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
     serve.add_argument(
         "--port", type=port, default=8000, help="TCP port, 0-65535 (default 8000; 0: any free)"
     )

@@ -239,6 +239,10 @@ class ConnectionHandler:
             self.connections.add(websocket)
             self.hub._attach(websocket)
             self._counters.connection_opened(key)
+            if self._opening.shutting_down:
+                # The 101 went out as the server began shutting down, after it had sent 1001
+                # to the connections it knew of: this one gets its 1001 too.
+                nursery.start_soon(websocket.close, 1001, "server shutting down")
             logger.debug(
                 "connection %s opened from %s (path %s, subprotocol %s)",
                 websocket.id,

@@ -29,7 +29,13 @@ from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 from ._unix import open_unix_listener
 
-__all__ = ["StreamCallback", "accept_forever", "open_tcp_listeners", "open_unix_listener"]
+__all__ = [
+    "DEFAULT_HOST",
+    "StreamCallback",
+    "accept_forever",
+    "open_tcp_listeners",
+    "open_unix_listener",
+]
 
 logger = logging.getLogger("trioproto")
 
@@ -40,6 +46,11 @@ StreamCallback: TypeAlias = Callable[[trio.abc.Stream, object], Awaitable[None]]
 # serve_listeners sleeps and retries on the same set.
 _ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _CAPACITY_RETRY_DELAY = 0.1
+_SHARED_PORT_ATTEMPTS = 10
+
+#: Where a server listens unless told otherwise, in serve(), run() and on the command line:
+#: the loopback interface, so that nothing is exposed to the network by accident.
+DEFAULT_HOST = "127.0.0.1"
 
 
 async def accept_forever(
@@ -133,12 +144,55 @@ async def _serve_accepted(
 async def open_tcp_listeners(
     port: int, host: str | bytes | None, backlog: int | None, reuse_address: bool
 ) -> list[trio.SocketListener]:
-    """trio's :func:`trio.open_tcp_listeners`, with ``SO_REUSEADDR`` off when asked."""
-    listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
-    if not reuse_address:
-        for listener in listeners:
-            listener.socket.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 0)
-    return listeners
+    """trio's :func:`trio.open_tcp_listeners`, with ``SO_REUSEADDR`` off when asked, and with
+    port 0 one free port shared by every listener (``host=None`` binds IPv4 and IPv6, and the
+    kernel would otherwise pick a different port for each)."""
+    for _attempt in range(_SHARED_PORT_ATTEMPTS):
+        listeners = await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+        if port == 0 and len(listeners) > 1:
+            try:
+                listeners = await _share_first_port(listeners, backlog)
+            except OSError as exc:  # that port is taken on another address: pick again
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+        if not reuse_address:
+            for listener in listeners:
+                listener.socket.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 0)
+        return listeners
+    raise OSError(errno.EADDRINUSE, "no free port is free on every address")
+
+
+async def _share_first_port(
+    listeners: list[trio.SocketListener], backlog: int | None
+) -> list[trio.SocketListener]:
+    """Rebind every listener but the first on the first one's port (closing all on failure)."""
+    shared = listeners[0].socket.getsockname()[1]
+    result = [listeners[0]]
+    try:
+        for listener in listeners[1:]:
+            old = listener.socket
+            address = old.getsockname()
+            if address[1] == shared:
+                result.append(listener)
+                continue
+            sock = trio.socket.socket(old.family, old.type, old.proto)
+            try:
+                sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
+                if old.family == stdlib_socket.AF_INET6:
+                    sock.setsockopt(stdlib_socket.IPPROTO_IPV6, stdlib_socket.IPV6_V6ONLY, 1)
+                old.close()
+                await sock.bind((address[0], shared, *address[2:]))
+                sock.listen(backlog if backlog is not None else 0xFFFF)
+            except BaseException:
+                sock.close()
+                raise
+            result.append(trio.SocketListener(sock))
+    except BaseException:
+        for listener in [*result, *listeners]:
+            listener.socket.close()
+        raise
+    return result
 
 
 def _peer_address(sock: trio.socket.SocketType) -> object:

@@ -22,6 +22,7 @@ from ._backplane import BackplaneUnavailable
 from ._cli_errors import describe
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._hub import Hub
+from ._listeners import DEFAULT_HOST
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._redis_backplane import RedisBackplane
@@ -40,7 +41,7 @@ async def serve_until_signal(
     app: App,
     port: int = 0,
     *,
-    host: str | None = "127.0.0.1",
+    host: str | None = DEFAULT_HOST,
     unix_path: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     limits: Limits = DEFAULT_LIMITS,
@@ -113,7 +114,7 @@ def run(
     app: App,
     port: int = 8000,
     *,
-    host: str | None = "127.0.0.1",
+    host: str | None = DEFAULT_HOST,
     unix_path: str | None = None,
     ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None,
     limits: Limits = DEFAULT_LIMITS,

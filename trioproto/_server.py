@@ -32,7 +32,7 @@ from ._connection import WebSocket
 from ._connection_handler import ConnectionHandler, ServerStatistics
 from ._hub import Hub
 from ._keepalive import KeepaliveMonitor
-from ._listeners import accept_forever, open_tcp_listeners, open_unix_listener
+from ._listeners import DEFAULT_HOST, accept_forever, open_tcp_listeners, open_unix_listener
 from ._options import DEFAULT_COMPRESSION, DEFAULT_SERVER_OPTIONS, HandshakeHook, ServerOptions
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._registry import Registry
@@ -291,7 +291,7 @@ async def serve(
     app: App,
     port: int = 0,
     *,
-    host: str | bytes | None = None,
+    host: str | bytes | None = DEFAULT_HOST,
     unix_path: str | None = None,
     listeners: Sequence[Listener] | None = None,
     ssl_context: ssl.SSLContext | None = None,
@@ -316,8 +316,9 @@ async def serve(
         app: a :class:`~trioproto.Registry` serving every path, or a :class:`~trioproto.Router`
             of WebSocket and plain HTTP routes.
         port: the TCP port, 0 to 65535; 0 picks a free one (see :attr:`WebSocketServer.port`).
-        host: the address to bind; ``None`` binds every interface (as
-            :func:`trio.open_tcp_listeners` does).
+        host: the address to bind: the loopback interface by default (as the command line
+            does), so nothing is exposed by accident; ``None`` binds every interface, IPv4 and
+            IPv6 (with port 0, all on one port), as :func:`trio.open_tcp_listeners` does.
         unix_path: listen on this Unix socket path instead of TCP. A stale socket file left
             by a previous run is replaced; a path where a server still listens raises
             ``OSError`` (``EADDRINUSE``), and a path that is not a socket ``OSError``
@@ -364,7 +365,7 @@ async def serve(
         access_log=access_log,
     )
     if listeners is not None:
-        if port != 0 or host is not None or unix_path is not None:
+        if port != 0 or host != DEFAULT_HOST or unix_path is not None:
             raise ValueError("give either listeners or port/host/unix_path, not both")
         if backlog is not None or not reuse_address:
             raise ValueError("backlog and reuse_address apply only to listeners serve() opens")

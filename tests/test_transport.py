@@ -207,3 +207,19 @@ async def test_send_all_after_yield_yields_only_when_the_socket_is_full() -> Non
     assert received == len(big)
     await left.aclose()
     await right.aclose()
+
+
+async def test_a_read_takes_at_most_64_kib_whatever_it_may_take() -> None:
+    """A larger buffer would be mapped and unmapped by glibc on every read (see _READ_CHUNK)."""
+    left, right = transport_pair()
+    payload = bytes(range(256)) * 1024  # 256 KiB
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(left.send_all, payload)
+        received = bytearray()
+        while len(received) < len(payload):
+            chunk = await right.receive_some(1024 * 1024)
+            assert 0 < len(chunk) <= 64 * 1024
+            received += chunk
+    assert received == payload
+    await left.aclose()
+    await right.aclose()

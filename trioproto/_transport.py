@@ -30,6 +30,11 @@ import trio
 __all__ = ["SocketTransport", "close_now"]
 
 _DEFAULT_RECEIVE_SIZE = 64 * 1024
+#: The most one read asks of the kernel, whatever ``max_bytes`` allows. ``os.read()`` allocates
+#: its whole buffer before the call, and glibc maps (and then unmaps) a buffer past its 128 KiB
+#: mmap threshold anew each time: a 256 KiB read that returns a small message took 18.7 us
+#: instead of 1.3 for 64 KiB, in a fresh process.
+_READ_CHUNK = 64 * 1024
 _BROKEN_ERRNOS = {errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ETIMEDOUT, errno.EBADF}
 
 
@@ -55,14 +60,16 @@ class SocketTransport(trio.abc.HalfCloseableStream):
             sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        """Return the bytes available (at most ``max_bytes``), waiting for some; ``b""`` at
-        end of file. Cancelling it is safe: nothing is consumed unless it returns."""
+        """Return the bytes available (at most ``max_bytes``, and at most 64 KiB per call),
+        waiting for some; ``b""`` at end of file. Cancelling it is safe: nothing is consumed
+        unless it returns."""
         if max_bytes is None:
             size = _DEFAULT_RECEIVE_SIZE
         else:
             size = operator.index(max_bytes)  # TypeError for a non-integer, as trio's streams
             if size < 1:
                 raise ValueError("max_bytes must be >= 1")
+            size = min(size, _READ_CHUNK)  # returning less than asked is always allowed
         if self._receiving:
             raise trio.BusyResourceError("another task is receiving on this stream")
         self._receiving = True

@@ -103,6 +103,34 @@ class WebSocket:
             ``session: Session = ws.state["session"]``.
     """
 
+    # Slots: an idle server holds one of these per connection, and every byte counts there.
+    __slots__ = (
+        "_activated",
+        "_activated_event",
+        "_bytes_out",
+        "_closed_event",
+        "_codec",
+        "_inbound",
+        "_messages_out",
+        "_nursery",
+        "_opened_at",
+        "_pings",
+        "_reader",
+        "_reader_started",
+        "_stream",
+        "_timeouts",
+        "_transport_closed",
+        "_writer",
+        "hub",
+        "id",
+        "inbound",
+        "outbound",
+        "remote",
+        "request",
+        "state",
+        "subprotocol",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
@@ -126,12 +154,10 @@ class WebSocket:
         self.id = uuid.uuid4()
         self.state: dict[str, Any] = {}
         self._timeouts = timeouts
-        self._inbound = InboundQueue(
-            limits.max_queued_messages,
-            lambda: end_of_inbound(codec.close_sent, codec.close_received),
-        )
+        self._inbound = InboundQueue(limits.max_queued_messages, self._end_of_inbound)
         self._pings = PingTracker()
-        self._activated_event = trio.Event()
+        self._activated = False
+        self._activated_event: trio.Event | None = None  # made only for wait_activated()
         self._closed_event = trio.Event()
         self.hub = hub
         if outbox is not None:
@@ -170,9 +196,11 @@ class WebSocket:
         Until this is called no byte after the handshake is read, so nothing is lost and TCP
         applies backpressure. Calling it again does nothing.
         """
-        if self._activated_event.is_set():
+        if self._activated:
             return
-        self._activated_event.set()
+        self._activated = True
+        if self._activated_event is not None:
+            self._activated_event.set()
         if not self._closed_event.is_set():
             self._reader_started = True
             self._nursery.start_soon(self._reader.run)
@@ -180,10 +208,15 @@ class WebSocket:
     @property
     def activated(self) -> bool:
         """Whether :meth:`activate` has been called."""
-        return self._activated_event.is_set()
+        return self._activated
 
     async def wait_activated(self) -> None:
         """Wait until :meth:`activate` is called."""
+        if self._activated:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._activated_event is None:
+            self._activated_event = trio.Event()
         await self._activated_event.wait()
 
     @property
@@ -279,7 +312,7 @@ class WebSocket:
                 self.activate()  # the peer's close frame must be read
             await self._closed_event.wait()
             if self._reader_started:
-                await self._reader.done.wait()  # it may still be sending the close frame
+                await self._reader.wait_done()  # it may still be sending the close frame
         await self._close_transport()
 
     async def aclose(self) -> None:
@@ -360,6 +393,10 @@ class WebSocket:
         return self._writer.deliver(message.frame_for(self._codec.compression), policy)
 
     # ------------------------------------------------------------ the end
+
+    def _end_of_inbound(self) -> BaseException:
+        """What ``inbound`` raises once drained after the end (see :func:`end_of_inbound`)."""
+        return end_of_inbound(self._codec.close_sent, self._codec.close_received)
 
     def _mark_closed(self) -> None:
         if self._closed_event.is_set():

@@ -190,13 +190,10 @@ class ConnectionHandler:
     ) -> None:
         """Run ``handshake`` within the handshake timeout, then the handler; close the stream."""
         try:
-            timeout = seconds_or_forever(self.options.timeouts.handshake)
-            with trio.move_on_after(timeout) as timer:
-                outcome = await handshake()
-            if timer.cancelled_caught:
-                self._counters.handshakes_failed += 1
-                logger.debug("opening handshake from %s timed out", remote)
-            elif outcome is Unserved.FAILED:
+            outcome = await self._within_handshake_timeout(handshake, remote)
+            # This frame lives as long as the connection: hold nothing the handler does not need.
+            del handshake
+            if outcome is Unserved.FAILED:
                 self._counters.handshakes_failed += 1
             elif isinstance(outcome, Rejected):
                 self._counters.handshakes_rejected[outcome.error.http_status] += 1
@@ -209,6 +206,15 @@ class ConnectionHandler:
             logger.exception("internal error on a connection; it was dropped")
         finally:
             await close_now(stream)
+
+    async def _within_handshake_timeout(
+        self, handshake: Callable[[], Awaitable[Accepted | Rejected | Unserved]], remote: object
+    ) -> Accepted | Rejected | Unserved:
+        """``handshake()``, or :attr:`Unserved.FAILED` when the timeout ends it first."""
+        with trio.move_on_after(seconds_or_forever(self.options.timeouts.handshake)):
+            return await handshake()
+        logger.debug("opening handshake from %s timed out", remote)
+        return Unserved.FAILED
 
     async def _run_handler(
         self, stream: trio.abc.Stream, remote: object, accepted: Accepted

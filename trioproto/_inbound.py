@@ -36,10 +36,22 @@ class InboundQueue:
             :class:`~trioproto.ConnectionClosed`).
     """
 
+    __slots__ = (
+        "_caught_up",
+        "_end_error",
+        "_finished",
+        "_getters",
+        "_just_got",
+        "_max_queued",
+        "_messages",
+        "_room",
+    )
+
     def __init__(self, max_queued: int, end_error: Callable[[], BaseException]) -> None:
         self._max_queued = max_queued
         self._end_error = end_error
-        self._messages: deque[str | bytes] = deque()
+        # Made by the first put(): an idle connection holds no deque (about 600 bytes).
+        self._messages: deque[str | bytes] | None = None
         self._getters = trio.lowlevel.ParkingLot()
         self._room: trio.Event | None = None  # set when the reader may put again
         self._caught_up: trio.Event | None = None  # set when a getter finds the queue empty
@@ -49,7 +61,7 @@ class InboundQueue:
         self._just_got: trio.lowlevel.Task | None = None
 
     def __len__(self) -> int:
-        return len(self._messages)
+        return 0 if self._messages is None else len(self._messages)
 
     # ------------------------------------------------------------ handler side
 
@@ -61,11 +73,10 @@ class InboundQueue:
         Raises:
             BaseException: what ``end_error`` builds, once finished and drained.
         """
-        messages = self._messages
-        if messages:
+        if self._messages:
             await trio.lowlevel.checkpoint()
         # Parking is a checkpoint too, so a message that arrives while parked is taken at once.
-        while not messages:
+        while not (messages := self._messages):
             if self._finished:
                 await trio.lowlevel.checkpoint()
                 raise self._end_error()
@@ -92,6 +103,8 @@ class InboundQueue:
     async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
         """Queue ``message``; with ``push_back``, wait while the queue is full."""
         messages = self._messages
+        if messages is None:
+            messages = self._messages = deque()
         messages.append(message)
         self._getters.unpark()
         if push_back and len(messages) >= self._max_queued:

@@ -106,6 +106,21 @@ class Outbox:
         name: how logs name the connection (the connection sets its id).
     """
 
+    __slots__ = (
+        "_counters",
+        "_entries",
+        "_next_seq",
+        "_size",
+        "closed",
+        "closed_for_limit",
+        "dropped",
+        "limit",
+        "name",
+        "partial",
+        "policy",
+        "queued_total",
+    )
+
     def __init__(
         self,
         limit: int | None,
@@ -117,8 +132,9 @@ class Outbox:
         self.policy = policy
         self._counters = counters if counters is not None else DeliveryCounters()
         self.name = name
-        # (sequence number, frame, whether it may be evicted by drop_oldest)
-        self._entries: deque[tuple[int, bytes, bool]] = deque()
+        # (sequence number, frame, whether it may be evicted by drop_oldest); made by the
+        # first put(): most connections never queue a hub message (a deque is about 600 bytes).
+        self._entries: deque[tuple[int, bytes, bool]] | None = None
         self._size = 0
         self._next_seq = 0
         #: The unwritten rest of a frame partly written already: always written first.
@@ -137,7 +153,7 @@ class Outbox:
     @property
     def queued(self) -> int:
         """How many messages are queued (a partly written frame not included)."""
-        return len(self._entries)
+        return 0 if self._entries is None else len(self._entries)
 
     @property
     def pending(self) -> bool:
@@ -162,7 +178,10 @@ class Outbox:
             if policy.on_limit == "drop_newest" or size > limit or not self._evict(size, limit):
                 self._count_drops(1, policy)
                 return Verdict.DROPPED
-        self._entries.append((self._next_seq, frame, policy.on_limit != "close"))
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = deque()
+        entries.append((self._next_seq, frame, policy.on_limit != "close"))
         self._next_seq += 1
         self._size += size
         self.queued_total += 1
@@ -185,7 +204,7 @@ class Outbox:
     def discard(self) -> None:
         """Forget every queued frame and take no more (the connection is closing)."""
         self.closed = True
-        self._entries.clear()
+        self._entries = None
         self._size = 0
 
     def _close_for_limit(self, policy: BackpressurePolicy) -> None:
@@ -202,6 +221,7 @@ class Outbox:
     def _evict(self, size: int, limit: int) -> bool:
         """Drop the oldest droppable entries until ``size`` more bytes fit; whether they do."""
         entries = self._entries
+        assert entries is not None  # called only when the limit is reached: something is queued
         evicted = 0
         while entries and entries[0][2] and self._size + size > limit:
             self._size -= len(entries.popleft()[1])

@@ -23,6 +23,8 @@ class PingTracker:
     waiter wakes unacknowledged.
     """
 
+    __slots__ = ("_pending",)
+
     def __init__(self) -> None:
         self._pending: dict[bytes, _PendingPing] = {}
 

@@ -52,8 +52,22 @@ class ConnectionReader:
     Attributes:
         messages_received: whole data messages queued so far.
         bytes_received: their payload bytes.
-        done: set once :meth:`run` has returned.
     """
+
+    __slots__ = (
+        "_close_timeout",
+        "_close_transport",
+        "_codec",
+        "_done",
+        "_done_event",
+        "_flush",
+        "_inbound",
+        "_mark_closed",
+        "_pings",
+        "_stream",
+        "bytes_received",
+        "messages_received",
+    )
 
     def __init__(
         self,
@@ -76,67 +90,83 @@ class ConnectionReader:
         self._mark_closed = mark_closed
         self._close_transport = close_transport
         self.messages_received = self.bytes_received = 0
-        self.done = trio.Event()
+        self._done = False
+        self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
+
+    async def wait_done(self) -> None:
+        """Wait until :meth:`run` has returned."""
+        if self._done:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._done_event is None:
+            self._done_event = trio.Event()
+        await self._done_event.wait()
 
     async def run(self) -> None:
-        """Read until the connection ends, then finish it (see the module docstring)."""
-        try:
-            await self._read_until_closed()
-        finally:
-            self.done.set()
+        """Read until the connection ends, then finish it (see the module docstring).
 
-    async def _read_until_closed(self) -> None:
-        codec = self._codec
-        stream = self._stream
+        One coroutine, not a wrapper around another: an idle connection's reader is parked
+        here, and every frame of its stack is memory held per connection.
+        """
         try:
-            while True:
-                # Events first: the codec may hold frames from the handshake's trailing data.
-                for event in codec.events():
-                    if type(event) is Message:
-                        await self._enqueue(event.data)
-                    elif type(event) is Pong:
-                        self._pings.acknowledge(event.payload)
-                    elif type(event) is CloseReceived:
-                        self._inbound.stop()
-                if codec.state is State.FAILING:
-                    # Let the handler take and answer the messages before the violation (RFC
-                    # 6455 §7.1.7): at most the close timeout; none if it is already waiting.
-                    await self._inbound.wait_caught_up(self._close_timeout)
-                    codec.fail_for_violation()
-                if codec.state is State.CLOSED:
-                    break
-                if codec.has_data_to_send:
-                    await self._flush(True)
-                if codec.paused:  # more frames are buffered; the queue had room for them
-                    codec.receive_data(b"")
-                    continue
-                try:
-                    data = await stream.receive_some(RECEIVE_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
-                if data:
-                    codec.receive_data(data)
-                else:
-                    codec.receive_eof()
-        except ConnectionClosed:
-            pass
-        except BaseException:
-            self._mark_closed()
-            raise
-        # The close frame we owe goes out before anyone learns that the connection ended (RFC
-        # 6455 §5.5.1): whoever learns it may close the transport.
-        if codec.has_data_to_send:
+            codec = self._codec
+            stream = self._stream
             try:
-                with trio.move_on_after(self._close_timeout):
-                    await self._flush(False)
+                while True:
+                    # Events first: the codec may hold frames from the handshake's trailing
+                    # data.
+                    for event in codec.events():
+                        if type(event) is Message:
+                            await self._enqueue(event.data)
+                        elif type(event) is Pong:
+                            self._pings.acknowledge(event.payload)
+                        elif type(event) is CloseReceived:
+                            self._inbound.stop()
+                    if codec.state is State.FAILING:
+                        # Let the handler take and answer the messages before the violation
+                        # (RFC 6455 §7.1.7): at most the close timeout; none if it is already
+                        # waiting.
+                        await self._inbound.wait_caught_up(self._close_timeout)
+                        codec.fail_for_violation()
+                    if codec.state is State.CLOSED:
+                        break
+                    if codec.has_data_to_send:
+                        await self._flush(True)
+                    if codec.paused:  # more frames are buffered; the queue had room for them
+                        codec.receive_data(b"")
+                        continue
+                    try:
+                        data = await stream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    if data:
+                        codec.receive_data(data)
+                    else:
+                        codec.receive_eof()
             except ConnectionClosed:
                 pass
-        self._mark_closed()
-        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
-        if codec.should_close_transport:
-            if codec.close_received is None:
-                await self._drain_until_peer_closes()
-            await self._close_transport()
+            except BaseException:
+                self._mark_closed()
+                raise
+            # The close frame we owe goes out before anyone learns that the connection ended
+            # (RFC 6455 §5.5.1): whoever learns it may close the transport.
+            if codec.has_data_to_send:
+                try:
+                    with trio.move_on_after(self._close_timeout):
+                        await self._flush(False)
+                except ConnectionClosed:
+                    pass
+            self._mark_closed()
+            # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side
+            # does.
+            if codec.should_close_transport:
+                if codec.close_received is None:
+                    await self._drain_until_peer_closes()
+                await self._close_transport()
+        finally:
+            self._done = True
+            if self._done_event is not None:
+                self._done_event.set()
 
     async def _enqueue(self, message: str | bytes) -> None:
         self.messages_received += 1

@@ -51,6 +51,23 @@ class Writer:
         closed: set once the connection has ended (the flusher then stops).
     """
 
+    __slots__ = (
+        "_closed",
+        "_codec",
+        "_fail",
+        "_flusher_started",
+        "_flusher_wakeup",
+        "_lost",
+        "_nursery",
+        "_send_after_yield",
+        "_send_nowait",
+        "_stream",
+        "_writers",
+        "_writing",
+        "hub_messages",
+        "outbox",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
@@ -70,7 +87,8 @@ class Writer:
         self._fail = fail
         self._closed = closed
         self._writing = False
-        self._writers = trio.lowlevel.ParkingLot()
+        # Tasks waiting for the lock; made by the first one (most connections have none).
+        self._writers: trio.lowlevel.ParkingLot | None = None
         # The fast paths of our own transports, decided once: a non-waiting write (plain
         # sockets) for hub messages, and a write that skips the second yield after receive().
         self._send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
@@ -109,7 +127,7 @@ class Writer:
         the scheduler instead of two. Every write is still a cancellation point.
         """
         if self._writing:
-            await self._writers.park()  # ownership is handed over by unpark()
+            await self._wait_for_lock()
             just_yielded = True
         else:
             self._writing = True
@@ -187,6 +205,13 @@ class Writer:
 
     # ------------------------------------------------------------- internals
 
+    async def _wait_for_lock(self) -> None:
+        """Park until the holder hands the lock over (ownership passes in :meth:`_release`)."""
+        writers = self._writers
+        if writers is None:
+            writers = self._writers = trio.lowlevel.ParkingLot()
+        await writers.park()
+
     def _release(self) -> None:
         if self._writers:
             self._writers.unpark()
@@ -231,7 +256,7 @@ class Writer:
                 self._flusher_wakeup = None
                 continue
             if self._writing:
-                await self._writers.park()  # ownership is handed over by unpark()
+                await self._wait_for_lock()
             else:
                 self._writing = True
             try:

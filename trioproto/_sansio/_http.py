@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -57,9 +58,13 @@ class Headers:
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items = tuple(items)
-        index: dict[str, list[str]] = {}
+        # Kept for the connection's life (the handler's request): the lowered names are
+        # interned, so every connection shares one copy of each, and values are tuples.
+        index: dict[str, tuple[str, ...]] = {}
         for name, value in self._items:
-            index.setdefault(name.lower(), []).append(value)
+            key = sys.intern(name.lower())
+            values = index.get(key)
+            index[key] = (value,) if values is None else (*values, value)
         self._index = index
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -224,7 +229,8 @@ def _parse_header_lines(lines: Sequence[bytes]) -> Headers:
         value = value.strip(b" \t")
         if _BAD_VALUE_CHAR.search(value):
             raise InvalidHandshake(f"control character in header {name.decode()!r}", 400)
-        items.append((name.decode("ascii"), value.decode("latin-1")))
+        # Names interned: the same few are held by every open connection's request.
+        items.append((sys.intern(name.decode("ascii")), value.decode("latin-1")))
     return Headers(items)
 
 

@@ -129,7 +129,8 @@ class BaseHub(Generic[Connection]):
         self._connections: dict[uuid.UUID, Connection] = {}
         # topic -> {connection: its policy for that topic, None for the connection's default}
         self._topics: dict[str, dict[Connection, BackpressurePolicy | None]] = {}
-        # connection -> its topics, so that leaving costs O(its subscriptions)
+        # connection -> its topics (from its first subscription on): leaving costs O(its
+        # subscriptions), and a connection that never subscribes holds no set
         self._subscriptions: dict[Connection, set[str]] = {}
         self._running = False
         self._published = self._broadcasts = self._sent_to = 0
@@ -232,9 +233,11 @@ class BaseHub(Generic[Connection]):
         """
         check_topic(topic)
         chosen = None if policy is None else BackpressurePolicy.coerce(policy)
-        topics = self._subscriptions.get(websocket)
-        if topics is None:
+        if self._connections.get(websocket.id) is not websocket:
             raise RuntimeError(f"connection {websocket.id} is not open on this hub")
+        topics = self._subscriptions.get(websocket)
+        if topics is None:  # its first subscription: a connection without any holds no set
+            topics = self._subscriptions[websocket] = set()
         subscribers = self._topics.get(topic)
         if subscribers is None:
             subscribers = self._topics[topic] = {}
@@ -287,7 +290,6 @@ class BaseHub(Generic[Connection]):
     def _attach(self, websocket: Connection) -> None:
         """Register a connection whose handler is about to start."""
         self._connections[websocket.id] = websocket
-        self._subscriptions[websocket] = set()
 
     def _detach(self, websocket: Connection) -> None:
         """Forget a connection that ended, with all its subscriptions."""

@@ -33,6 +33,8 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
         close_connection: closes the connection (1000), for :meth:`aclose`.
     """
 
+    __slots__ = ("_close_connection", "_closed", "_queue")
+
     def __init__(
         self, queue: InboundQueue, close_connection: Callable[[], Awaitable[None]]
     ) -> None:
@@ -68,6 +70,8 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         send_message: sends one message on the connection.
         close_connection: closes the connection (1000), for :meth:`aclose`.
     """
+
+    __slots__ = ("_close_connection", "_closed", "_send_message")
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ from ._options import DEFAULT_SERVER_OPTIONS, ServerOptions
 from ._outbox import DeliveryCounters, Outbox
 from ._registry import Registry
 from ._routing import Router
-from ._sansio._codec import Codec, Role
+from ._sansio._codec import Codec, Role, State
 from ._sansio._http import Request
 from ._transport import close_now
 
@@ -272,7 +272,7 @@ class ConnectionHandler:
                 try:
                     await entry.handler(websocket)
                 except Exception as exc:
-                    if not _is_end_of(websocket, exc):
+                    if not _is_end_of(codec, exc):
                         self._counters.handler_errors += 1
                         logger.error(
                             "handler raised on connection %s (path %s, subprotocol %s); "
@@ -299,13 +299,13 @@ class ConnectionHandler:
                 nursery.cancel_scope.cancel()
 
 
-def _is_end_of(websocket: WebSocket, exc: BaseException) -> bool:
-    """Whether ``exc`` only says that the handler's own connection closed under it (not a
-    bug). A :class:`ConnectionClosed` from a send to *another* connection, while this one is
-    still open, is a handler failure like any other exception."""
+def _is_end_of(codec: Codec, exc: BaseException) -> bool:
+    """Whether ``exc`` only says that the handler's own connection (``codec`` is its codec)
+    closed under it (not a bug). A :class:`ConnectionClosed` from a send to *another*
+    connection, while this one is still open, is a handler failure like any other exception."""
     if isinstance(exc, BaseExceptionGroup):
-        return all(_is_end_of(websocket, inner) for inner in exc.exceptions)
-    return isinstance(exc, ConnectionClosed) and websocket.statistics().state != "open"
+        return all(_is_end_of(codec, inner) for inner in exc.exceptions)
+    return isinstance(exc, ConnectionClosed) and codec.state is not State.OPEN
 
 
 async def _activation_watchdog(websocket: WebSocket, timeout: float) -> None:

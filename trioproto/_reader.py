@@ -94,9 +94,9 @@ class ConnectionReader:
         self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
 
     async def wait_done(self) -> None:
-        """Wait until :meth:`run` has returned."""
+        """Wait until :meth:`run` has returned; at once, with no schedule point, if it has
+        (the caller, ``WebSocket.close()``, has just passed one)."""
         if self._done:
-            await trio.lowlevel.checkpoint()
             return
         if self._done_event is None:
             self._done_event = trio.Event()

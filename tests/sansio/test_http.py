@@ -337,3 +337,29 @@ def test_a_method_arriving_in_pieces_is_fine() -> None:
     request = parser.feed(b"\r\n")
     assert request is not None
     assert request.method == "GET"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GE\x00T / HTTP/1.1\r\n" + b"x" * 9000,  # a bad method byte and a too-long line
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",  # only a too-long line
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello
+        b"NONSENSE\r\n\r\n",
+    ],
+)
+def test_the_verdict_does_not_depend_on_how_the_bytes_arrive(data: bytes) -> None:
+    """The early method check runs before the limits and never changes its mind as bytes
+    arrive: whole or byte by byte, the same refusal (found by the stress suite's fuzzer)."""
+
+    def verdict(pieces: list[bytes]) -> object:
+        parser = RequestHeadParser(Limits())
+        try:
+            for piece in pieces:
+                if parser.feed(piece) is not None:
+                    return "complete"
+        except InvalidHandshake as exc:
+            return exc.http_status
+        return "incomplete"
+
+    assert verdict([data]) == verdict([data[i : i + 1] for i in range(len(data))])

@@ -249,11 +249,16 @@ class RequestHeadParser(_HeadReader):
     def __init__(self, limits: Limits) -> None:
         super().__init__(limits, 414)
 
-    def _check_method_so_far(self) -> None:
+    def _check_method_so_far(self, start: bytes) -> None:
         """Refuse at once a start that cannot be a method (RFC 9112 §3: a token, then SP),
         rather than wait for a CRLF that never comes: a TLS ClientHello sent to a plain-text
-        port is the usual case (a ``wss://`` URL for a ``ws://`` server)."""
-        method = bytes(self._buffer[:32]).split(b" ", 1)[0]
+        port is the usual case (a ``wss://`` URL for a ``ws://`` server).
+
+        ``start`` is the first 32 bytes received (fewer while fewer arrived). The check runs
+        before any limit is applied, and its verdict on a prefix never changes as more bytes
+        arrive, so the answer does not depend on how the bytes were split."""
+        # Up to the first SP, or CR (a complete line is judged by the full parser instead).
+        method = start[:32].split(b" ", 1)[0].split(b"\r", 1)[0]
         if _METHOD_PREFIX.fullmatch(method):
             return
         if method[0] == _TLS_HANDSHAKE_RECORD:
@@ -266,10 +271,10 @@ class RequestHeadParser(_HeadReader):
         Raises:
             InvalidHandshake: with the status to answer (400, 414, 431, 505).
         """
+        if self._lines == 0 and len(self._buffer) < 32:
+            self._check_method_so_far(bytes(self._buffer) + bytes(data[:32]))
         head = self._feed(data)
         if head is None:
-            if self._lines == 0:
-                self._check_method_so_far()
             return None
         lines = head.split(b"\r\n")
         match = _REQUEST_LINE.fullmatch(lines[0])

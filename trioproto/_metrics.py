@@ -15,7 +15,7 @@ several servers (workers) and each answers with its own figures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -50,23 +50,22 @@ def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
     """The figures of ``server``: connections, handshakes, messages, bytes, close codes and
     handler failures, all named ``trioproto_*``."""
     counters = server.handler._counters
-    open_now = GaugeMetricFamily(
-        "trioproto_connections_open",
-        "WebSocket connections open now, by route pattern and subprotocol.",
-        labels=_CONNECTION_LABELS,
+    yield _by_route(
+        GaugeMetricFamily(
+            "trioproto_connections_open",
+            "WebSocket connections open now, by route pattern and subprotocol.",
+            labels=_CONNECTION_LABELS,
+        ),
+        counters.connections_open,
     )
-    for (route, subprotocol), count in sorted(counters.connections_open.items()):
-        open_now.add_metric((route, subprotocol), count)
-    yield open_now
-
-    opened = CounterMetricFamily(
-        "trioproto_connections",
-        "WebSocket connections opened (past the opening handshake), by route and subprotocol.",
-        labels=_CONNECTION_LABELS,
+    yield _by_route(
+        CounterMetricFamily(
+            "trioproto_connections",
+            "WebSocket connections opened (past the opening handshake), by route and subprotocol.",
+            labels=_CONNECTION_LABELS,
+        ),
+        counters.connections_opened,
     )
-    for (route, subprotocol), count in sorted(counters.connections_opened.items()):
-        opened.add_metric((route, subprotocol), count)
-    yield opened
 
     handshakes = CounterMetricFamily(
         "trioproto_handshakes",
@@ -118,6 +117,15 @@ def _traffic(server: WebSocketServer) -> Iterator[Metric]:
     payload.add_metric(("received",), statistics.bytes_received)
     payload.add_metric(("sent",), statistics.bytes_sent)
     yield payload
+
+
+def _by_route(
+    family: GaugeMetricFamily | CounterMetricFamily, counts: Mapping[tuple[str, str], int]
+) -> Metric:
+    """``family`` with one sample per (route pattern, subprotocol), in a stable order."""
+    for labels, count in sorted(counts.items()):
+        family.add_metric(labels, count)
+    return family
 
 
 def _code_order(item: tuple[int | None, int]) -> int:

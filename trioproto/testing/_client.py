@@ -16,6 +16,7 @@ from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._connection import WebSocket
 from .._connection_handler import ConnectionHandler
 from .._hub import Hub
+from .._listeners import DEFAULT_HOST
 from .._nursery import open_task_nursery
 from .._options import DEFAULT_COMPRESSION, HandshakeHook, ServerOptions
 from .._outbox import DEFAULT_POLICY, BackpressurePolicy
@@ -169,7 +170,7 @@ async def open_test_server(
     nursery: trio.Nursery,
     app: App,
     *,
-    host: str = "127.0.0.1",
+    host: str = DEFAULT_HOST,
     ssl_context: ssl.SSLContext | None = None,
     limits: Limits = DEFAULT_LIMITS,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,

@@ -133,9 +133,10 @@ async def test_unreachable_redis_at_start_up_is_one_line_and_exit_1(
     result = await _serve_to_the_end("--port", "0", "--backplane", url, *workers)
     assert result.returncode == 1
     assert result.stdout == b""
-    [line] = result.stderr.decode().strip().splitlines()
-    assert line.startswith("error: ")
-    assert f"cannot reach Redis at {url}: " in line
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert f"cannot reach Redis at {url}: " in lines[0]
 
 
 async def test_a_bad_backplane_url_is_one_line_and_exit_1() -> None:

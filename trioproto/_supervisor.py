@@ -173,7 +173,10 @@ class Supervisor:
                 slot.process.kill()
                 slot.process.join()
                 status = 1
-            elif slot.process.exitcode != 0 and slot.failure is None:
+            elif slot.process.exitcode != 0 and slot.failure is None and slot.listening:
+                # A worker that never listened failed during start-up like the one whose
+                # error was just printed (it exited before its report was read): that one
+                # line says it all.
                 logger.error(
                     "worker %d (pid %s) exited with status %s while stopping",
                     slot.number,

@@ -127,6 +127,35 @@ async def test_hook_sees_the_request_and_can_reject(start_server: StartServer) -
     )
 
 
+async def test_accept_state_is_what_the_handler_finds_in_ws_state(
+    start_server: StartServer,
+) -> None:
+    """What the hook learnt travels in ``Accept(state=...)`` to that connection's ``ws.state``,
+    and only to that connection."""
+
+    async def hook(
+        request: trioproto.WebSocketRequest, subprotocol: str | None
+    ) -> trioproto.Accept | None:
+        user = request.headers.get("X-User")
+        return None if user is None else trioproto.Accept(state={"user": user, "level": 3})
+
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def whoami(ws: trioproto.WebSocket) -> None:
+        ws.state["seen"] = True  # the handler's own dict, not the hook's mapping
+        await ws.send(repr(sorted(ws.state.items())))
+
+    server = await start_server(registry, on_handshake=hook)
+    url = f"ws://127.0.0.1:{server.port}/"
+    async with connect(url, additional_headers={"X-User": "ann"}) as ws:
+        assert await ws.recv() == "[('level', 3), ('seen', True), ('user', 'ann')]"
+    async with connect(url, additional_headers={"X-User": "bob"}) as ws:
+        assert await ws.recv() == "[('level', 3), ('seen', True), ('user', 'bob')]"
+    async with connect(url) as ws:
+        assert await ws.recv() == "[('seen', True)]"
+
+
 async def test_raising_hook_answers_500_and_is_logged(
     start_server: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:

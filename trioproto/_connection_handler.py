@@ -242,6 +242,7 @@ class ConnectionHandler:
                 hub=self.hub,
                 outbox=Outbox(limits.max_send_buffer, self.options.backpressure, self._delivery),
             )
+            websocket.state.update(accepted.state)
             self.connections.add(websocket)
             self.hub._attach(websocket)
             self._counters.connection_opened(key)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
@@ -46,6 +47,7 @@ class Accepted:
         trailing_data: bytes received after the request head (the first frames, perhaps).
         compression: the negotiated permessage-deflate, or ``None``.
         route: the pattern of the route that matched (``*``: a registry serving every path).
+        state: what the handshake hook put in its :class:`~trioproto.Accept` for ``ws.state``.
     """
 
     request: WebSocketRequest
@@ -53,6 +55,7 @@ class Accepted:
     trailing_data: bytes
     compression: PerMessageDeflate | None
     route: str
+    state: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +145,13 @@ class OpeningHandshake:
                 handshake, path_params=match.path_params, remote=remote
             )
             extra_headers: tuple[tuple[str, str], ...] = ()
+            state: Mapping[str, Any] = {}
             if self.options.on_handshake is not None:
                 decision = await self._decide(ws_request, selection.subprotocol)
                 if isinstance(decision, Reject):
                     raise InvalidHandshake(decision.body, decision.status, decision.headers)
                 if isinstance(decision, Accept):
-                    extra_headers = decision.headers
+                    extra_headers, state = decision.headers, decision.state
             extension_header, compression = self._negotiate_compression(handshake.extensions)
         except InvalidHandshake as exc:
             return await self._refuse(stream, remote, exc, request)
@@ -159,7 +163,7 @@ class OpeningHandshake:
                 extra_headers=extra_headers,
             )
         )
-        return Accepted(ws_request, selection, trailing_data, compression, match.pattern)
+        return Accepted(ws_request, selection, trailing_data, compression, match.pattern, state)
 
     def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:
         if isinstance(self.app, Router):

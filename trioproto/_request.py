@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._sansio._handshake import HandshakeRequest
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["Accept", "Reject", "WebSocketRequest"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_EMPTY_STATE: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +61,16 @@ class WebSocketRequest:
 
 @dataclass(frozen=True, slots=True)
 class Accept:
-    """A handshake hook's decision to accept, optionally adding response headers."""
+    """A handshake hook's decision to accept.
+
+    Attributes:
+        headers: headers to add to the 101 response.
+        state: entries the connection's ``ws.state`` starts with: what the hook learnt (the
+            authenticated user, a session), so the handler need not work it out again.
+    """
 
     headers: tuple[tuple[str, str], ...] = ()
+    state: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_STATE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,11 @@ def markdown(summary: dict[str, dict[str, dict[str, float]]], meta: dict[str, ob
                     ratios.append(f"{peer} {ratio:.2f}x")
             if headline and ratios:
                 lines += ["", f"trioproto / peer ({METRICS[headline][0]}): " + ", ".join(ratios)]
+            baseline = servers.get("trioproto-baseline", {})
+            if headline and headline in baseline:
+                ratio = ours[headline] / baseline[headline]
+                lines += ["", f"trioproto / trioproto-baseline ({METRICS[headline][0]}): "
+                          f"{ratio:.2f}x"]  # fmt: skip
             with_metrics = servers.get("trioproto-metrics", {})
             if headline and headline in with_metrics:
                 ratio = with_metrics[headline] / ours[headline]

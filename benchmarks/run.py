@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.report import write_report
-from benchmarks.servers.launch import METRICS_PATH, NAMES, VARIANTS, command
+from benchmarks.servers.launch import BASELINE, METRICS_PATH, NAMES, VARIANTS, command
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -78,12 +78,14 @@ def _rss_kib(pid: int) -> int:
 class Server:
     """A server process on core 0."""
 
-    def __init__(self, name: str, certfile: str | None) -> None:
+    def __init__(self, name: str, certfile: str | None, baseline: Path | None = None) -> None:
         self.name = name
         self.port = _free_port()
         self.process = subprocess.Popen(
             ["taskset", "-c", "0", *command(name, self.port, certfile)],
-            cwd=ROOT,
+            # `python -m` puts the working directory first on sys.path: the baseline server
+            # imports trioproto and the example from its own checkout.
+            cwd=baseline if name == BASELINE and baseline is not None else ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             preexec_fn=_raise_fd_limit,
@@ -201,11 +203,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", nargs="*", help="substrings selecting workloads")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections to open")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run trioproto from the checkout DIR (as trioproto-baseline), for before/after",
+    )
+    parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results", help="report directory"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds, args.idle = 1, 1.0, 1000
+    if args.baseline is not None:
+        problem = _baseline_problem(args.baseline)
+        if problem:
+            parser.error(problem)
+        if BASELINE not in args.servers:
+            args.servers = [*args.servers, BASELINE]
     workloads = [
         w for w in WORKLOADS if not args.workloads or any(s in w.name for s in args.workloads)
     ]
@@ -222,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                         record: dict[str, object] = {
                             "round": round_number, "workload": workload.name, "server": name,
                         }  # fmt: skip
-                        server = Server(name, certfile if tls else None)
+                        server = Server(name, certfile if tls else None, args.baseline)
                         try:
                             record.update(measure(server, workload, args.seconds, args.idle))
                         except Exception as exc:
@@ -231,10 +245,25 @@ def main(argv: list[str] | None = None) -> int:
                             server.stop()
                         records.append(record)
                         print(json.dumps(record), flush=True)
-    meta = {key: value for key, value in vars(args).items() if key != "output"}
+    meta = {key: str(value) if isinstance(value, Path) else value
+            for key, value in vars(args).items() if key != "output"}  # fmt: skip
     paths = write_report(records, args.output, meta)
     print("\n".join(f"wrote {path}" for path in paths))
     return 0
+
+
+def _baseline_problem(directory: Path) -> str | None:
+    """Why ``directory`` cannot serve as the baseline checkout, or ``None``."""
+    if not (directory / "trioproto" / "__init__.py").is_file():
+        return f"--baseline {directory}: no trioproto package there (give a checkout's root)"
+    ours = list((ROOT / "trioproto" / "_sansio").glob("_speedups*.so"))
+    theirs = list((directory / "trioproto" / "_sansio").glob("_speedups*.so"))
+    if ours and not theirs and (directory / "trioproto" / "_sansio" / "_speedups.c").is_file():
+        return (
+            f"--baseline {directory}: its C speedups are not built (this checkout's are): "
+            "build them there first (python setup.py build_ext --inplace)"
+        )
+    return None
 
 
 def _make_certificate(directory: str) -> str:

@@ -8,6 +8,9 @@ NAMES = ["trioproto", "websockets-trio", "trio-websocket", "websockets-asyncio",
 #: Variants run only when named with --servers: trioproto with Prometheus metrics on /metrics
 #: (scraped once a second while measured, see run.py).
 VARIANTS = ["trioproto-metrics"]
+#: trioproto from another checkout (``--baseline DIR``): the same command run in DIR, so a
+#: change is measured against the code before it in one interleaved run.
+BASELINE = "trioproto-baseline"
 
 METRICS_PATH = "/metrics"
 
@@ -21,7 +24,7 @@ _MODULES = {
 
 def command(name: str, port: int, certfile: str | None) -> list[str]:
     """The command line that runs server ``name`` on 127.0.0.1:``port``."""
-    if name in ("trioproto", "trioproto-metrics"):
+    if name in ("trioproto", "trioproto-metrics", BASELINE):
         args = [
             sys.executable, "-m", "trioproto", "serve", "examples.echo:registry",
             "--host", "127.0.0.1", "--port", str(port),

@@ -29,7 +29,7 @@ members: defaultdict[str, set[str]] = defaultdict(set)
 
 
 def room_and_name(ws: trioproto.WebSocket) -> tuple[str, str]:
-    query = ws.request.query if ws.request is not None else {}
+    query = ws.request.query
     return query.get("room", ["lobby"])[0], query.get("name", [str(ws.id)[:8]])[0]
 
 

@@ -20,7 +20,6 @@ started = time.time()
 
 @rooms.handler(None)
 async def room(ws: trioproto.WebSocket) -> None:
-    assert ws.request is not None
     name = ws.request.path_params["room"]
     people = members.setdefault(name, set())
     people.add(ws)

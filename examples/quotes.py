@@ -77,7 +77,6 @@ quote_registry = trioproto.Registry()
 
 @quote_registry.handler(None)
 async def quote_feed(ws: trioproto.WebSocket) -> None:
-    assert ws.request is not None
     symbol = ws.request.path_params["symbol"].upper()
     if not feeds.running:  # served by `python -m trioproto serve`: nothing publishes
         await ws.close(1011, "no quote feeds here: run examples/quotes.py")

@@ -53,7 +53,7 @@ async def echo_or_fail(ws: trioproto.WebSocket) -> None:
 
 @registry.handler("count")
 async def echo_and_count(ws: trioproto.WebSocket) -> None:
-    client = ws.request.query.get("client", ["?"])[0] if ws.request is not None else "?"
+    client = ws.request.query.get("client", ["?"])[0]
     echoed = 0
     try:
         async for message in ws.inbound:

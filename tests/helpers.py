@@ -11,10 +11,16 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import trio
 
 import trioproto
+from trioproto._sansio._handshake import (
+    client_handshake,
+    generate_key,
+    serialize_handshake_request,
+)
 from trioproto._transport import SocketTransport
 
 #: The ``start_server`` fixture: ``await start_server(app, **serve_arguments)``.
@@ -35,6 +41,20 @@ def echo_registry(*subprotocols: str | None) -> trioproto.Registry:
     for name in subprotocols or (None,):
         registry.register(name, echo)
     return registry
+
+
+def plain_request(path: str = "/") -> trioproto.WebSocketRequest:
+    """The request of a connection built directly over a stream (no handshake happened)."""
+    handshake = client_handshake(host="localhost", resource=path, key=generate_key(bytes(16)))
+    return trioproto.WebSocketRequest.from_handshake(handshake)
+
+
+def request_bytes(path: str = "/", **options: Any) -> bytes:
+    """A client's opening request for ``path`` (``options``: :func:`client_handshake`'s),
+    with a random key unless one is given."""
+    options.setdefault("host", "127.0.0.1")
+    options.setdefault("key", generate_key(os.urandom(16)))
+    return serialize_handshake_request(client_handshake(resource=path, **options))
 
 
 def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:

@@ -65,7 +65,6 @@ async def test_chromium_round_trip(start_server: StartServer) -> None:
 
     @registry.handler("chat")
     async def chat(ws: trioproto.WebSocket) -> None:
-        assert ws.request is not None
         seen["subprotocol"] = ws.subprotocol
         seen["offer"] = ws.request.headers.get("Sec-WebSocket-Extensions")
         received: list[str | bytes] = []

@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import transport_pair
+from helpers import plain_request, transport_pair
 from trioproto._sansio._codec import Codec, Role
 
 
@@ -25,8 +25,12 @@ async def test_stream_view_passes_trios_two_way_stream_checks(
 ) -> None:
     async def stream_maker() -> tuple[trioproto.WebSocketStream, trioproto.WebSocketStream]:
         client_stream, server_stream = transports()
-        client = trioproto.WebSocket(client_stream, Codec(Role.CLIENT), nursery=nursery)
-        server = trioproto.WebSocket(server_stream, Codec(Role.SERVER), nursery=nursery)
+        client = trioproto.WebSocket(
+            client_stream, Codec(Role.CLIENT), nursery=nursery, request=plain_request()
+        )
+        server = trioproto.WebSocket(
+            server_stream, Codec(Role.SERVER), nursery=nursery, request=plain_request()
+        )
         client.activate()
         server.activate()
         return client.stream_view(), server.stream_view()

@@ -13,7 +13,7 @@ from websockets.trio.server import serve as peer_serve
 
 import trioproto
 import trioproto.testing
-from helpers import StartServer
+from helpers import StartServer, ws_url
 from trioproto._url import parse_url, unix_url
 
 
@@ -102,7 +102,6 @@ async def test_client_over_a_unix_socket_url(start_server: StartServer, tmp_path
 
     @registry.handler(None)
     async def echo(ws: trioproto.WebSocket) -> None:
-        assert ws.request is not None
         seen.append(ws.request.path)
         async for message in ws.inbound:
             await ws.send(message)
@@ -113,6 +112,33 @@ async def test_client_over_a_unix_socket_url(start_server: StartServer, tmp_path
             await ws.send("over unix")
             assert await ws.receive() == "over unix"
     assert seen == ["/", "/chat"]
+
+
+async def test_a_client_connection_has_the_request_it_sent(start_server: StartServer) -> None:
+    """``ws.request`` is never ``None``: on a client it is the opening request as sent, the
+    same request the server's handler sees."""
+    seen: list[trioproto.WebSocketRequest] = []
+    registry = trioproto.Registry()
+
+    @registry.handler("chat")
+    async def record(ws: trioproto.WebSocket) -> None:
+        seen.append(ws.request)
+        await ws.send("ok")
+
+    server = await start_server(registry)
+    url = ws_url(server, "/rooms/blue?name=ann")
+    async with trioproto.open_websocket(
+        url, subprotocols=["chat"], headers=[("X-Trace", "7")]
+    ) as ws:
+        assert await ws.receive() == "ok"
+        sent = ws.request
+    (received,) = seen
+    assert sent.path == received.path == "/rooms/blue"
+    assert sent.query == received.query == {"name": ["ann"]}
+    assert sent.headers.get("X-Trace") == received.headers.get("X-Trace") == "7"
+    assert sent.handshake.key == received.handshake.key
+    assert sent.handshake.subprotocols == received.handshake.subprotocols == ("chat",)
+    assert sent.remote == ws.remote
 
 
 async def test_error_in_block_closes_with_1011_and_propagates_unwrapped(

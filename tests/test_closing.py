@@ -10,9 +10,8 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import StartServer, echo_registry
+from helpers import StartServer, echo_registry, request_bytes
 from trioproto._sansio._frames import serialize_frame
-from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 from trioproto.testing._pair import websocket_pair
 
@@ -22,9 +21,7 @@ MASK = b"\x0a\x0b\x0c\x0d"
 async def _upgrade(port: int) -> tuple[trio.SocketStream, bytes]:
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
-    await stream.send_all(
-        client_request(host="127.0.0.1", resource="/", key=generate_key(bytes(range(16))))
-    )
+    await stream.send_all(request_bytes())
     while (response := parser.feed(await stream.receive_some())) is None:
         pass
     assert response.status_code == 101

@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import StartServer, transport_pair
+from helpers import StartServer, plain_request, transport_pair
 from trioproto.testing import memory_websocket_pair
 from trioproto.testing._pair import websocket_pair
 
@@ -190,8 +190,12 @@ async def test_delayed_activation_reads_nothing_until_activated() -> None:
     from trioproto._sansio._codec import Codec, Role
 
     async with trio.open_nursery() as nursery:
-        client = trioproto.WebSocket(client_stream, Codec(Role.CLIENT), nursery=nursery)
-        server = trioproto.WebSocket(server_stream, Codec(Role.SERVER), nursery=nursery)
+        client = trioproto.WebSocket(
+            client_stream, Codec(Role.CLIENT), nursery=nursery, request=plain_request()
+        )
+        server = trioproto.WebSocket(
+            server_stream, Codec(Role.SERVER), nursery=nursery, request=plain_request()
+        )
         client.activate()
         for index in range(5):
             await client.send(str(index))

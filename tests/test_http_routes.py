@@ -22,7 +22,6 @@ def make_router() -> trioproto.Router:
 
     @rooms.handler(None)
     async def room(ws: trioproto.WebSocket) -> None:
-        assert ws.request is not None
         await ws.send(f"room {ws.request.path_params['room']}")
         async for message in ws.inbound:
             await ws.send(message)

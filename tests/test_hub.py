@@ -24,7 +24,6 @@ def subscribing_registry() -> trioproto.Registry:
 
     @registry.handler(None)
     async def handler(ws: trioproto.WebSocket) -> None:
-        assert ws.request is not None
         query = ws.request.query
         for topic in query.get("topic", []):
             await ws.subscribe(topic, policy=query.get("policy", [None])[0])

@@ -12,9 +12,8 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import StartServer
+from helpers import StartServer, request_bytes
 from trioproto._sansio._frames import serialize_frame
-from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 
 MiB = 1024 * 1024
@@ -48,12 +47,7 @@ async def test_compressed_messages_are_inflated_only_as_the_queue_takes_them(
     queued = 4
     server = await start_server(registry, limits=trioproto.Limits(max_queued_messages=queued))
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    request = client_request(
-        host="127.0.0.1",
-        resource="/",
-        key=generate_key(bytes(range(16))),
-        extensions="permessage-deflate; client_no_context_takeover",
-    )
+    request = request_bytes(extensions="permessage-deflate; client_no_context_takeover")
     await stream.send_all(request)
     parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
     while (response := parser.feed(await stream.receive_some())) is None:

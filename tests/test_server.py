@@ -13,11 +13,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.trio.client import connect
 
 import trioproto
-from helpers import StartServer, echo_registry, ws_url
+from helpers import StartServer, echo_registry, request_bytes, ws_url
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._events import CloseReceived, Message, Ping
 from trioproto._sansio._frames import serialize_frame
-from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 
 
@@ -356,8 +355,7 @@ async def _raw_upgrade(server: trioproto.WebSocketServer) -> tuple[trio.SocketSt
     and what followed the 101's head."""
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
-    key = generate_key(bytes(range(16)))
-    await stream.send_all(client_request(host="127.0.0.1", resource="/", key=key))
+    await stream.send_all(request_bytes())
     while (response := parser.feed(await stream.receive_some())) is None:
         pass
     assert response.status_code == 101

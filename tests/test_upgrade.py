@@ -7,15 +7,14 @@ same TCP segment as the handshake request, which is what makes "nothing is lost"
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import pytest
 import trio
 
 import trioproto
+from helpers import request_bytes
 from trioproto._sansio._codec import Codec, Role
-from trioproto._sansio._handshake import client_request, generate_key
 from trioproto._sansio._http import ResponseHeadParser
 from trioproto.testing import open_test_server
 
@@ -23,7 +22,7 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _request(path: str = "/", key: str | None = None) -> bytes:
-    return client_request(host="127.0.0.1", resource=path, key=key or generate_key(os.urandom(16)))
+    return request_bytes(path) if key is None else request_bytes(path, key=key)
 
 
 async def _read_response_head(stream: trio.SocketStream) -> tuple[int, Codec]:
@@ -135,12 +134,7 @@ async def test_upgrade_stream_from_another_http_server(nursery: trio.Nursery) ->
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     client = Codec(Role.CLIENT)
     client.send_message("in the request's segment")
-    request = client_request(
-        host="127.0.0.1",
-        resource="/upgrade-me",
-        key=generate_key(os.urandom(16)),
-        subprotocols=["chat"],
-    )
+    request = request_bytes("/upgrade-me", subprotocols=["chat"])
     await stream.send_all(request + client.data_to_send())
     status, client = await _read_response_head(stream)
     assert status == 101

@@ -42,11 +42,10 @@ def log_connection(websocket: WebSocket, route: str, closed: ConnectionClosed) -
     """Log the end of ``websocket``, which ``closed`` describes."""
     statistics = websocket.statistics()
     sent, received = closed.sent, closed.received
-    request = websocket.request
     fields = {
         "connection_id": str(websocket.id),
         "remote": _address(websocket.remote),
-        "path": request.path if request is not None else None,
+        "path": websocket.request.path,
         "route": route,
         "subprotocol": websocket.subprotocol,
         "duration": round(max(0.0, time.time() - statistics.opened_at), 6),

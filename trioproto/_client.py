@@ -25,9 +25,15 @@ from ._exceptions import HandshakeRejected, InvalidHandshake
 from ._keepalive import keep_alive
 from ._nursery import open_task_nursery
 from ._options import DEFAULT_COMPRESSION
+from ._request import WebSocketRequest
 from ._sansio._codec import Codec, Role
 from ._sansio._deflate import DeflatePolicy, PerMessageDeflate, accept_client, client_offer
-from ._sansio._handshake import client_request, generate_key, validate_response
+from ._sansio._handshake import (
+    client_handshake,
+    generate_key,
+    serialize_handshake_request,
+    validate_response,
+)
 from ._sansio._http import Response, ResponseHeadParser
 from ._tls import client_ssl_context
 from ._tls_transport import TLSTransport
@@ -153,7 +159,7 @@ async def connect_websocket(
                 tls = _tls_client(stream, ssl_context, target.host, opened_here=opened_here)
                 await tls.do_handshake()
                 transport = tls
-            subprotocol, compressor, trailing = await _handshake(
+            request, subprotocol, compressor, trailing = await _handshake(
                 transport, target, subprotocols, headers, origin, limits, compression
             )
     except BaseException:
@@ -169,8 +175,9 @@ async def connect_websocket(
             trailing_data=trailing,
         ),
         nursery=nursery,
+        request=request,
         subprotocol=subprotocol,
-        remote=(target.host, target.port),
+        remote=request.remote,
         limits=limits,
         timeouts=timeouts,
     )
@@ -230,20 +237,22 @@ async def _handshake(
     origin: str | None,
     limits: Limits,
     compression: DeflatePolicy | None,
-) -> tuple[str | None, PerMessageDeflate | None, bytes]:
+) -> tuple[WebSocketRequest, str | None, PerMessageDeflate | None, bytes]:
+    """Send the opening request and read the answer (RFC 6455 §4.1): the request as sent (the
+    connection's ``request``), the subprotocol and compression the server chose, and the bytes
+    after the response head."""
     key = generate_key(os.urandom(16))
     offer = client_offer(compression) if compression is not None else None
-    await stream.send_all(
-        client_request(
-            host=target.host_header,
-            resource=target.resource,
-            key=key,
-            subprotocols=subprotocols,
-            extensions=offer,
-            extra_headers=headers,
-            origin=origin,
-        )
+    handshake = client_handshake(
+        host=target.host_header,
+        resource=target.resource,
+        key=key,
+        subprotocols=subprotocols,
+        extensions=offer,
+        extra_headers=headers,
+        origin=origin,
     )
+    await stream.send_all(serialize_handshake_request(handshake))
     parser = ResponseHeadParser(limits)
     while True:
         data = await stream.receive_some(16 * 1024)
@@ -266,7 +275,8 @@ async def _handshake(
         compressor = PerMessageDeflate.from_policy(
             accept_client([extensions], compression), compression, is_client=True
         )
-    return subprotocol, compressor, parser.trailing_data
+    request = WebSocketRequest.from_handshake(handshake, remote=(target.host, target.port))
+    return request, subprotocol, compressor, parser.trailing_data
 
 
 async def _read_body(stream: trio.abc.Stream, response: Response, received: bytes) -> bytes:

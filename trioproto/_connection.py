@@ -90,7 +90,8 @@ class WebSocket:
     Attributes:
         inbound: a :class:`trio.abc.ReceiveChannel` of received messages (``str`` | ``bytes``).
         outbound: a :class:`trio.abc.SendChannel` of messages to send.
-        request: the opening handshake request.
+        request: the opening handshake request: the one received on a server connection, the
+            one sent on a client connection (never ``None``).
         subprotocol: the negotiated ``Sec-WebSocket-Protocol``, or ``None``.
         id: a UUID naming the connection in logs and in :meth:`Hub.send_to`.
         remote: the peer's address.
@@ -137,7 +138,7 @@ class WebSocket:
         codec: Codec,
         *,
         nursery: trio.Nursery,
-        request: WebSocketRequest | None = None,
+        request: WebSocketRequest,
         subprotocol: str | None = None,
         remote: object = None,
         limits: Limits = DEFAULT_LIMITS,

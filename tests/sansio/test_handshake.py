@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from trioproto import InvalidHandshake, Limits
 from trioproto._sansio._handshake import (
     accept_key,
     accept_response,
-    client_request,
+    client_handshake,
     generate_key,
     reject_error,
     reject_response,
     select_subprotocol,
+    serialize_handshake_request,
     validate_request,
     validate_response,
 )
@@ -188,6 +191,10 @@ def test_426_with_upgrade_names_connection_once() -> None:
     assert b"Upgrade: websocket" in head
 
 
+def client_request(**options: Any) -> bytes:
+    return serialize_handshake_request(client_handshake(**options))
+
+
 def test_client_request_bytes() -> None:
     assert client_request(host="h:8080", resource="/x?y=1", key=KEY) == (
         b"GET /x?y=1 HTTP/1.1\r\n"
@@ -213,6 +220,28 @@ def test_client_request_bytes() -> None:
     )
     with pytest.raises(ValueError, match="token"):
         client_request(host="h", resource="/", key=KEY, subprotocols=["not a token"])
+
+
+def test_client_handshake_describes_what_a_server_would_see() -> None:
+    """The client's own view of its request (a client connection's ``ws.request``) equals what
+    the server's validator makes of the same bytes."""
+    sent = client_handshake(
+        host="h:8080",
+        resource="/room%201?name=ann&name=bob&empty=",
+        key=KEY,
+        subprotocols=["chat", "mqtt"],
+        extensions="permessage-deflate",
+        origin="http://o",
+        extra_headers=[("Authorization", "Bearer x")],
+    )
+    parsed = RequestHeadParser(Limits()).feed(serialize_handshake_request(sent))
+    assert parsed is not None
+    assert validate_request(parsed) == sent
+    assert sent.path == "/room 1"
+    assert sent.query == {"name": ["ann", "bob"], "empty": [""]}
+    assert sent.headers.get("authorization") == "Bearer x"
+    with pytest.raises(ValueError, match="not a path"):
+        client_handshake(host="h", resource="chat", key=KEY)
 
 
 def _round_trip(subprotocol: str | None, extensions: str | None) -> Response:

@@ -39,11 +39,12 @@ __all__ = [
     "HandshakeRequest",
     "accept_key",
     "accept_response",
-    "client_request",
+    "client_handshake",
     "generate_key",
     "reject_error",
     "reject_response",
     "select_subprotocol",
+    "serialize_handshake_request",
     "validate_request",
     "validate_response",
 ]
@@ -220,7 +221,7 @@ def reject_error(exc: InvalidHandshake) -> bytes:
     return reject_response(exc.http_status, exc.reason, exc.headers)
 
 
-def client_request(
+def client_handshake(
     *,
     host: str,
     resource: str,
@@ -229,15 +230,18 @@ def client_request(
     extensions: str | None = None,
     extra_headers: Sequence[tuple[str, str]] = (),
     origin: str | None = None,
-) -> bytes:
-    """The client's opening handshake request (RFC 6455 §4.1).
+) -> HandshakeRequest:
+    """The client's opening handshake request (RFC 6455 §4.1), described the way a server
+    describes the request it received (a client connection's ``ws.request``).
 
     Raises:
-        ValueError: a subprotocol is not a token, or a header would inject a line.
+        ValueError: a subprotocol is not a token, or the resource is not a path.
     """
     for name in subprotocols:
         if not is_token(name):
             raise ValueError(f"subprotocol {name!r} is not a token")
+    if not resource.startswith("/"):
+        raise ValueError(f"the resource {resource!r} is not a path")
     headers = [
         ("Host", host),
         ("Upgrade", "websocket"),
@@ -252,7 +256,29 @@ def client_request(
     if origin is not None:
         headers.append(("Origin", origin))
     headers.extend(extra_headers)
-    return serialize_request("GET", resource, headers)
+    path, _, query = resource.partition("?")
+    return HandshakeRequest(
+        request=Request("GET", resource, "HTTP/1.1", Headers(headers)),
+        path=urllib.parse.unquote(path),
+        raw_path=path,
+        query=urllib.parse.parse_qs(query, keep_blank_values=True),
+        raw_query=query,
+        key=key,
+        subprotocols=tuple(subprotocols),
+        extensions=() if extensions is None else (extensions,),
+        origin=origin,
+        host=host,
+    )
+
+
+def serialize_handshake_request(handshake: HandshakeRequest) -> bytes:
+    """The request head of :func:`client_handshake` as bytes for the wire.
+
+    Raises:
+        ValueError: a header name or value would inject a line.
+    """
+    head = handshake.request
+    return serialize_request(head.method, head.target, head.headers.items())
 
 
 def validate_response(

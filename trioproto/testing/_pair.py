@@ -11,7 +11,9 @@ import trio.testing
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._connection import WebSocket
 from .._nursery import open_task_nursery
+from .._request import WebSocketRequest
 from .._sansio._codec import Codec, Role
+from .._sansio._handshake import client_handshake, generate_key
 
 __all__ = ["memory_websocket_pair", "websocket_pair"]
 
@@ -44,6 +46,10 @@ async def websocket_pair(
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
     """Like :func:`memory_websocket_pair`, over two given ends of a connected stream."""
+    # No handshake happened: both ends see the plainest request a client could have sent.
+    request = WebSocketRequest.from_handshake(
+        client_handshake(host="localhost", resource="/", key=generate_key(bytes(16)))
+    )
     async with open_task_nursery() as nursery:
         client = WebSocket(
             client_stream,
@@ -53,6 +59,7 @@ async def websocket_pair(
                 max_frame_size=limits.effective_max_frame_size,
             ),
             nursery=nursery,
+            request=request,
             limits=limits,
             timeouts=timeouts,
         )
@@ -64,6 +71,7 @@ async def websocket_pair(
                 max_frame_size=limits.effective_max_frame_size,
             ),
             nursery=nursery,
+            request=request,
             limits=limits,
             timeouts=timeouts,
         )

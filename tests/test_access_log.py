@@ -71,6 +71,7 @@ async def test_one_record_per_connection_with_its_fields(
             "bytes_out",
             "close_sent",
             "close_received",
+            "close_initiator",
         )
     }
     assert fields == {
@@ -83,6 +84,7 @@ async def test_one_record_per_connection_with_its_fields(
         "bytes_out": 15,
         "close_sent": 1000,  # the server's answer to the client's close
         "close_received": 1000,
+        "close_initiator": "client",  # the client's close frame came first
     }
     assert record.remote.startswith("127.0.0.1:")  # type: ignore[attr-defined]
     assert 0 <= record.duration < 20  # type: ignore[attr-defined]
@@ -90,6 +92,32 @@ async def test_one_record_per_connection_with_its_fields(
     message = record.getMessage()
     assert "/rooms/lobby" in message
     assert "in=2/15B out=2/15B" in message
+    assert "by=client" in message
+
+
+async def test_a_close_the_server_starts_logs_the_server_as_initiator(
+    caplog: pytest.LogCaptureFixture, start_server: StartServer
+) -> None:
+    """The handler returns: the server sends 1000 first and the client answers (§7.1.2)."""
+    registry = trioproto.Registry()
+
+    @registry.handler("once")
+    async def once(ws: trioproto.WebSocket) -> None:
+        await ws.send(await ws.receive())
+
+    caplog.set_level(logging.INFO, logger="trioproto.access")
+    server = await start_server(registry, access_log=True)
+    with trio.fail_after(20):
+        async with trioproto.open_websocket(ws_url(server), subprotocols=["once"]) as ws:
+            await ws.send("ping")
+            assert await ws.receive() == "ping"
+            with pytest.raises(trio.EndOfChannel):
+                await ws.receive()
+        await wait_for_records(caplog, 1)
+    [record] = access_records(caplog)
+    assert (record.close_sent, record.close_received) == (1000, 1000)  # type: ignore[attr-defined]
+    assert record.close_initiator == "server"  # type: ignore[attr-defined]
+    assert "by=server" in record.getMessage()
 
 
 async def test_one_record_per_rejected_handshake(
@@ -190,6 +218,7 @@ async def test_the_json_lines_recipe_of_the_monitoring_guide(start_server: Start
     assert record["route"] == "/rooms/{name}"
     assert (record["messages_in"], record["bytes_out"]) == (1, 2)
     assert (record["close_sent"], record["close_received"]) == (1000, 1000)
+    assert record["close_initiator"] == "client"
 
 
 async def test_a_dropped_connection_logs_no_close_received(
@@ -208,4 +237,5 @@ async def test_a_dropped_connection_logs_no_close_received(
         await wait_for_records(caplog, 1)
     [record] = access_records(caplog)
     assert record.close_received is None  # type: ignore[attr-defined]
-    assert "received=None" in record.getMessage()
+    assert record.close_initiator is None  # type: ignore[attr-defined]
+    assert "received=None by=None" in record.getMessage()

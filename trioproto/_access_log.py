@@ -17,6 +17,9 @@ Records go to the ``trioproto.access`` logger at INFO, only when the server was 
 | ``close_sent`` | the close code this side sent (``None``: no close frame, or one without a code) |
 | ``close_received`` | the close code the peer sent (``None``: none; a dropped connection |
 | | shows ``None`` both ways: 1006 is never sent, RFC 6455 §7.1.5) |
+| ``close_initiator`` | who sent the first close frame, starting the closing handshake |
+| | (RFC 6455 §7.1.2): ``"server"``, ``"client"``, or ``None`` when the connection was |
+| | lost before either did |
 | ``status``, ``reason`` | rejected handshakes only: the HTTP status answered and why |
 """
 
@@ -32,14 +35,18 @@ if TYPE_CHECKING:
     from ._closed import ConnectionClosed
     from ._connection import WebSocket
     from ._exceptions import InvalidHandshake
+    from ._sansio._codec import Role
 
 __all__ = ["access_logger", "log_connection", "log_rejection"]
 
 access_logger = logging.getLogger("trioproto.access")
 
 
-def log_connection(websocket: WebSocket, route: str, closed: ConnectionClosed) -> None:
-    """Log the end of ``websocket``, which ``closed`` describes."""
+def log_connection(
+    websocket: WebSocket, route: str, closed: ConnectionClosed, initiator: Role | None
+) -> None:
+    """Log the end of ``websocket``, which ``closed`` describes; ``initiator`` is the end that
+    sent the first close frame, if either did."""
     statistics = websocket.statistics()
     sent, received = closed.sent, closed.received
     fields = {
@@ -55,11 +62,13 @@ def log_connection(websocket: WebSocket, route: str, closed: ConnectionClosed) -
         "bytes_out": statistics.bytes_sent,
         "close_sent": sent[0] if sent is not None else None,
         "close_received": received[0] if received is not None else None,
+        "close_initiator": initiator.value if initiator is not None else None,
     }
     access_logger.info(
         "%(remote)s %(path)s subprotocol=%(subprotocol)s %(duration).3fs "
         "in=%(messages_in)d/%(bytes_in)dB out=%(messages_out)d/%(bytes_out)dB "
-        "close sent=%(close_sent)s received=%(close_received)s id=%(connection_id)s",
+        "close sent=%(close_sent)s received=%(close_received)s by=%(close_initiator)s "
+        "id=%(connection_id)s",
         fields,
         extra=fields,
     )

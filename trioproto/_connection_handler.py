@@ -291,7 +291,7 @@ class ConnectionHandler:
                 closed = ConnectionClosed(codec.close_sent, codec.close_received)
                 self._counters.connection_closed(key, websocket.statistics(), closed)
                 if self.options.access_log:
-                    log_connection(websocket, accepted.route, closed)
+                    log_connection(websocket, accepted.route, closed, codec.close_initiator)
                 if logger.isEnabledFor(logging.DEBUG):
                     ending = f"{closed.code} {closed.reason}".rstrip()
                     logger.debug("connection %s closed: %s", websocket.id, ending)

@@ -479,3 +479,35 @@ def test_local_fail_while_failing_sends_its_code() -> None:
     codec.fail(1011, "keepalive ping timeout")
     assert [f.summary() for f in read_frames(codec.data_to_send())] == [(CLOSE, 1011)]
     assert codec.state is State.CLOSED
+
+
+def peer_close(codec: Codec) -> bytes:
+    """A close frame 1000 from ``codec``'s peer (masked when the peer is a client)."""
+    payload = close_payload(1000)
+    return frame(CLOSE, payload) if codec.role is Role.SERVER else server_frame(CLOSE, payload)
+
+
+@pytest.mark.parametrize("make", [server, client])
+def test_close_initiator_is_us_when_we_close_first(make: Callable[[], Codec]) -> None:
+    """RFC 6455 §7.1.2: the end that sends the first close frame starts the handshake."""
+    codec = make()
+    assert codec.close_initiator is None
+    codec.send_close(1000, "")
+    codec.receive_data(peer_close(codec))
+    assert codec.close_initiator is codec.role  # the peer's answer does not change it
+
+
+@pytest.mark.parametrize(("make", "peer"), [(server, Role.CLIENT), (client, Role.SERVER)])
+def test_close_initiator_is_the_peer_when_we_echo(make: Callable[[], Codec], peer: Role) -> None:
+    """RFC 6455 §7.1.3: our close frame answers the peer's, which started the handshake."""
+    codec = make()
+    codec.receive_data(peer_close(codec))
+    assert codec.close_sent is not None
+    assert codec.close_initiator is peer
+
+
+def test_close_initiator_stays_none_when_the_transport_ends_first() -> None:
+    """A connection lost without any close frame (RFC 6455 §7.1.5: 1006) has no initiator."""
+    codec = server()
+    codec.receive_eof()
+    assert codec.close_initiator is None

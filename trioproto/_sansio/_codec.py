@@ -153,6 +153,9 @@ class Codec:
         self.close_sent: tuple[int | None, str] | None = None
         #: The peer's close frame, as (code, reason); code 1005 when it carried none.
         self.close_received: tuple[int, str] | None = None
+        #: Which end sent the first close frame (RFC 6455 §7.1.2 starts the closing handshake,
+        #: §7.1.3 answers it); ``None`` while neither has.
+        self.close_initiator: Role | None = None
         #: The peer's violation (state FAILING, then CLOSED once failed), if any.
         self.failure: RemoteProtocolError | None = None
         #: The transport reported end of file.
@@ -406,6 +409,8 @@ class Codec:
         else:
             code, reason = parse_close_payload(payload)
             self.close_received = (code, reason)
+            if self.close_initiator is None:
+                self.close_initiator = Role.CLIENT if self._is_server else Role.SERVER
             if self._state is State.OPEN:
                 # "the endpoint typically echos the status code it received" (§5.5.1).
                 reply = CloseCode.NORMAL_CLOSURE if code == CloseCode.NO_STATUS_RCVD else code
@@ -547,6 +552,8 @@ class Codec:
 
     def _queue_close(self, code: int | None, reason: str) -> None:
         self.close_sent = (code, reason)
+        if self.close_initiator is None:
+            self.close_initiator = self.role
         self._queue_frame(_CLOSE, serialize_close_payload(code, reason))
 
     def _queue_frame(

@@ -10,7 +10,14 @@ from trioproto._counters import ServerCounters
 
 def statistics(messages: int, size: int) -> ConnectionStatistics:
     return ConnectionStatistics(
-        messages, messages + 1, messages * size, (messages + 1) * size, time.time(), 0, "closed"
+        messages,
+        messages + 1,
+        messages * size,
+        (messages + 1) * size,
+        time.time(),
+        0,
+        "closed",
+        hub_messages=messages + 2,
     )
 
 
@@ -28,6 +35,7 @@ def test_open_and_closed_connections_by_route_and_subprotocol() -> None:
     assert counters.total_connections == 3
     assert (counters.closed_messages_received, counters.closed_messages_sent) == (2, 3)
     assert (counters.closed_bytes_received, counters.closed_bytes_sent) == (20, 30)
+    assert counters.closed_hub_messages == 4
 
 
 def test_close_frames_counted_as_sent_and_received() -> None:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import http.client
 import signal
 import subprocess
 import sys
 
 import pytest
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
 import trioproto
 from helpers import ROOT, StartServer, ws_url
+from metrics_helpers import parse, scrape
 from trioproto.metrics import ServerCollector, add_metrics_route
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def make_registry() -> trioproto.Registry:
@@ -32,30 +29,6 @@ def make_registry() -> trioproto.Registry:
         raise RuntimeError("handler bug, on purpose")
 
     return registry
-
-
-async def scrape(port: int, path: str = "/metrics") -> tuple[int, str, str]:
-    """GET ``path`` with http.client in a worker thread: status, content type, body."""
-
-    def request() -> tuple[int, str, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.getheader("Content-Type", ""), response.read().decode()
-        finally:
-            connection.close()
-
-    return await trio.to_thread.run_sync(request)
-
-
-def parse(text: str) -> Samples:
-    """Every sample of the Prometheus text format, by name and sorted labels."""
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 async def wait_open_connections(server: trioproto.WebSocketServer, count: int) -> None:

@@ -48,15 +48,18 @@ def test_drop_newest_keeps_the_queue(caplog: pytest.LogCaptureFixture) -> None:
         assert outbox.put(b"abcd") is Verdict.DROPPED
     assert caplog.text.count("dropping") == 1  # logged once, counted always
     assert outbox.dropped == counters.dropped == 2
+    assert counters.dropped_by_policy == {"drop_newest": 2}
     assert frames(outbox) == [b"12345"]
 
 
 def test_drop_oldest_evicts_until_the_new_message_fits() -> None:
-    outbox = Outbox(8, OLDEST)
+    counters = DeliveryCounters()
+    outbox = Outbox(8, OLDEST, counters)
     for frame in (b"aa", b"bb", b"cc", b"dd"):
         outbox.put(frame)
     assert outbox.put(b"eeee") is Verdict.QUEUED
     assert outbox.dropped == 2
+    assert counters.dropped_by_policy == {"drop_oldest": 2}
     assert frames(outbox) == [b"cc", b"dd", b"eeee"]
 
 
@@ -73,10 +76,12 @@ def test_drop_oldest_never_evicts_messages_queued_under_close() -> None:
 
 
 def test_a_message_larger_than_the_limit_evicts_nothing() -> None:
-    outbox = Outbox(4, OLDEST)
+    counters = DeliveryCounters()
+    outbox = Outbox(4, OLDEST, counters)
     outbox.put(b"ab")
     assert outbox.put(b"too large") is Verdict.DROPPED
     assert frames(outbox) == [b"ab"]
+    assert counters.dropped_by_policy == {"drop_oldest": 1}  # the policy in force, not newest
 
 
 def test_unbounded_and_marks() -> None:

@@ -58,6 +58,10 @@ class ServerStatistics:
         handler_errors: handlers that raised (each logged and closed with 1011).
         messages_dropped: hub messages dropped by a drop policy, over all connections.
         backpressure_closes: connections closed by the ``close`` backpressure policy.
+        hub_messages: hub messages written or queued for the connections so far (local
+            deliveries of publishes, broadcasts and sends, this node's and other nodes').
+        send_buffer_bytes: bytes of hub messages queued in the open connections' send
+            buffers now, not yet written.
         messages_received: whole data messages received on all connections so far.
         messages_sent: whole data messages sent on all connections so far.
         bytes_received: payload bytes of the messages received (after decompression).
@@ -79,6 +83,8 @@ class ServerStatistics:
     bytes_sent: int
     messages_dropped: int = 0
     backpressure_closes: int = 0
+    hub_messages: int = 0
+    send_buffer_bytes: int = 0
     node_id: str = ""
     backplane: BackplaneStatistics | None = None
 
@@ -123,20 +129,23 @@ class ConnectionHandler:
     def statistics(self) -> ServerStatistics:
         """Counters of the connections this handler served.
 
-        The message and byte totals add each open connection's own counters to those of the
-        connections already closed: a call takes time in proportion to the open connections,
-        and no per-message total is kept apart, so sending and receiving pay nothing for these
-        figures.
+        The message, byte and hub message totals add each open connection's own counters to
+        those of the connections already closed: a call takes time in proportion to the open
+        connections, and no per-message total is kept apart, so sending and receiving pay
+        nothing for these figures.
         """
         counters = self._counters
         messages_in, messages_out = counters.closed_messages_received, counters.closed_messages_sent
         bytes_in, bytes_out = counters.closed_bytes_received, counters.closed_bytes_sent
+        hub_messages, send_buffer_bytes = counters.closed_hub_messages, 0
         for websocket in self.connections:
             connection = websocket.statistics()
             messages_in += connection.messages_received
             messages_out += connection.messages_sent
             bytes_in += connection.bytes_received
             bytes_out += connection.bytes_sent
+            hub_messages += connection.hub_messages
+            send_buffer_bytes += connection.send_buffer_bytes
         return ServerStatistics(
             open_connections=len(self.connections),
             total_connections=counters.total_connections,
@@ -145,6 +154,8 @@ class ConnectionHandler:
             handler_errors=counters.handler_errors,
             messages_dropped=self._delivery.dropped,
             backpressure_closes=self._delivery.closes,
+            hub_messages=hub_messages,
+            send_buffer_bytes=send_buffer_bytes,
             messages_received=messages_in,
             messages_sent=messages_out,
             bytes_received=bytes_in,

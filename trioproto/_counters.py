@@ -43,8 +43,9 @@ class ServerCounters:
         close_codes_sent: close frames sent, by code (``None``: an empty close frame).
         close_codes_received: close frames received, by code.
         closed_messages_received, closed_messages_sent, closed_bytes_received,
-        closed_bytes_sent: the message and payload byte counts of connections already closed
-            (add the open connections' own statistics for the whole).
+        closed_bytes_sent, closed_hub_messages: the message, payload byte and hub message
+            counts of connections already closed (add the open connections' own statistics
+            for the whole).
     """
 
     connections_opened: Counter[ConnectionKey] = field(default_factory=Counter)
@@ -58,6 +59,7 @@ class ServerCounters:
     closed_messages_sent: int = 0
     closed_bytes_received: int = 0
     closed_bytes_sent: int = 0
+    closed_hub_messages: int = 0
 
     def connection_opened(self, key: ConnectionKey) -> None:
         """A handshake succeeded: the connection is open under ``key``."""
@@ -75,6 +77,7 @@ class ServerCounters:
         self.closed_messages_sent += statistics.messages_sent
         self.closed_bytes_received += statistics.bytes_received
         self.closed_bytes_sent += statistics.bytes_sent
+        self.closed_hub_messages += statistics.hub_messages
         if closed.sent is not None:
             self.close_codes_sent[closed.sent[0]] += 1
         if closed.received is not None:

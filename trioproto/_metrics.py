@@ -22,6 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from ._connection_handler import ServerStatistics
+from ._hub_metrics import hub_metrics
 from ._registry import Registry
 from ._routing import HttpRequest, HttpResponse, Router
 from ._server import App, WebSocketServer, current_server
@@ -47,9 +49,10 @@ _CONNECTION_LABELS = ("route", "subprotocol")
 
 
 def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
-    """The figures of ``server``: connections, handshakes, messages, bytes, close codes and
-    handler failures, all named ``trioproto_*``."""
+    """The figures of ``server``: connections, handshakes, messages, bytes, close codes,
+    handler failures, the hub, backpressure and the backplane, all named ``trioproto_*``."""
     counters = server.handler._counters
+    statistics = server.statistics()  # once: it reads every open connection
     yield _by_route(
         GaugeMetricFamily(
             "trioproto_connections_open",
@@ -78,7 +81,7 @@ def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
     handshakes.add_metric(("failed", ""), counters.handshakes_failed)
     yield handshakes
 
-    yield from _traffic(server)
+    yield from _traffic(statistics)
 
     close_codes = CounterMetricFamily(
         "trioproto_close_codes",
@@ -96,11 +99,11 @@ def server_metrics(server: WebSocketServer) -> Iterator[Metric]:
         "Handlers that raised; each connection was closed with 1011 and the error logged.",
         value=counters.handler_errors,
     )
+    yield from hub_metrics(server, statistics)
 
 
-def _traffic(server: WebSocketServer) -> Iterator[Metric]:
+def _traffic(statistics: ServerStatistics) -> Iterator[Metric]:
     """Messages and payload bytes, both directions, of every connection so far."""
-    statistics = server.statistics()
     messages = CounterMetricFamily(
         "trioproto_messages",
         "Whole data messages by direction (received, sent).",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -79,12 +79,20 @@ DEFAULT_POLICY = BackpressurePolicy()
 
 
 class DeliveryCounters:
-    """Drops and policy closes summed over the connections of one server."""
+    """Drops and policy closes summed over the connections of one server.
 
-    __slots__ = ("closes", "dropped")
+    Attributes:
+        dropped: hub messages dropped, whatever the policy.
+        dropped_by_policy: the same, by the ``on_limit`` of the message whose arrival caused
+            the drop (``"drop_oldest"``: it evicted older ones, or could not fit itself).
+        closes: connections closed by the ``close`` policy.
+    """
+
+    __slots__ = ("closes", "dropped", "dropped_by_policy")
 
     def __init__(self) -> None:
         self.dropped = 0
+        self.dropped_by_policy: Counter[OnLimit] = Counter()
         self.closes = 0
 
 
@@ -175,8 +183,12 @@ class Outbox:
             if policy.on_limit == "close":
                 self._close_for_limit(policy)
                 return Verdict.CLOSE
-            if policy.on_limit == "drop_newest" or size > limit or not self._evict(size, limit):
-                self._count_drops(1, policy)
+            if (
+                policy.on_limit == "drop_newest"
+                or size > limit
+                or not self._evict(size, limit, policy.on_limit)
+            ):
+                self._count_drops(1, policy.on_limit, "the newest")
                 return Verdict.DROPPED
         entries = self._entries
         if entries is None:
@@ -218,7 +230,7 @@ class Outbox:
             policy.close_code,
         )
 
-    def _evict(self, size: int, limit: int) -> bool:
+    def _evict(self, size: int, limit: int, on_limit: OnLimit) -> bool:
         """Drop the oldest droppable entries until ``size`` more bytes fit; whether they do."""
         entries = self._entries
         assert entries is not None  # called only when the limit is reached: something is queued
@@ -237,17 +249,20 @@ class Outbox:
                     kept.append(entry)
             self._entries = kept
         if evicted:
-            self._count_drops(evicted, None)
+            self._count_drops(evicted, on_limit, "the oldest")
         return self._size + size <= limit
 
-    def _count_drops(self, count: int, policy: BackpressurePolicy | None) -> None:
+    def _count_drops(self, count: int, on_limit: OnLimit, which: str) -> None:
+        """Count ``count`` dropped messages (``which``: "the newest" or "the oldest") under
+        the policy ``on_limit`` of the message that caused it; log the connection's first."""
         if not self.dropped:
             logger.info(
                 "connection %s: send buffer full (%d bytes); dropping %s hub messages, "
                 "counted in its statistics from now on",
                 self.name,
                 self.limit,
-                "the newest" if policy is not None else "the oldest",
+                which,
             )
         self.dropped += count
         self._counters.dropped += count
+        self._counters.dropped_by_policy[on_limit] += count

@@ -83,6 +83,7 @@ async def test_scrape_after_traffic_counts_what_happened(start_server: StartServ
         ("trioproto_handler_failures_total", ()): 1,
     }
     assert {key: samples.get(key) for key in expected} == expected
+    assert not any("worker" in dict(labels) for _, labels in samples)  # one process: no label
     statistics = server.statistics()
     assert (statistics.messages_received, statistics.messages_sent) == (5, 4)
     assert (statistics.bytes_received, statistics.bytes_sent) == (12, 11)

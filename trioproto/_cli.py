@@ -295,8 +295,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             traceback.print_exception(exc.__cause__ or exc)
         return _fail(f"{exc} (--log-level debug shows the traceback)")
     if args.metrics is not None:
-        if args.workers is not None:
-            parser.error("--metrics and --workers: each worker would report only its own figures")
         app = _with_metrics(parser, app, args.metrics)
     if len(app) == 0:
         print(

@@ -10,7 +10,9 @@ server. Another subsystem adds its figures by adding one source function, nothin
 
 The metrics endpoint is an HTTP route on the server's own port; it describes the server that
 answers the scrape (:func:`~trioproto._server.current_server`), so one router can be served by
-several servers (workers) and each answers with its own figures.
+several servers and each answers with its own figures. In a worker process
+(``--workers N``) it answers for every worker, each sample labelled ``worker="<index>"``:
+its own figures live, the others' from their snapshots (:mod:`trioproto._worker_metrics`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from ._hub_metrics import hub_metrics
 from ._registry import Registry
 from ._routing import HttpRequest, HttpResponse, Router
 from ._server import App, WebSocketServer, current_server
+from ._worker_context import WorkerContext, current_worker
+from ._worker_metrics import AllWorkers, read_other_snapshots, share_snapshots
 
 __all__ = [
     "DEFAULT_METRICS_PATH",
     "MetricSource",
+    "MetricsEndpoint",
     "ServerCollector",
     "add_metrics_route",
     "server_metrics",
@@ -161,10 +166,49 @@ class ServerCollector(Collector):
             yield from source()
 
 
+class MetricsEndpoint:
+    """The HTTP handler of the metrics route: the Prometheus text format of a
+    :class:`ServerCollector`.
+
+    An object rather than a closure so that an app with the route can be sent to worker
+    processes; in a worker it answers for every worker (see :mod:`trioproto._worker_metrics`).
+
+    Args:
+        path: the route's path (names the workers' snapshots of this endpoint).
+        sources: more :data:`MetricSource` functions, asked at each scrape.
+    """
+
+    def __init__(self, path: str, sources: Sequence[MetricSource] = ()) -> None:
+        self.path = path
+        self.sources = tuple(sources)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Answer a scrape with the figures at this instant."""
+        collector: Collector = ServerCollector(sources=self.sources)
+        worker = current_worker.get()
+        if worker is not None:
+            others = await read_other_snapshots(worker, self.path)
+            collector = AllWorkers(collector, worker, others)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(collector)
+        return HttpResponse(
+            200, (("Content-Type", CONTENT_TYPE_LATEST),), generate_latest(registry)
+        )
+
+    async def run_in_worker(self, server: WebSocketServer, worker: WorkerContext) -> None:
+        """Share ``server``'s figures with the other workers until the server stops."""
+        collector = ServerCollector(server, sources=self.sources)
+        await share_snapshots(collector.collect, worker, self.path)
+
+
 def add_metrics_route(
     app: App, path: str = DEFAULT_METRICS_PATH, *, sources: Sequence[MetricSource] = ()
 ) -> Router:
     """Serve the Prometheus text format on ``GET path``, next to the WebSocket routes.
+
+    With workers (``run(..., workers=N)``, ``--workers N``) a scrape reaches any one worker
+    and answers for all of them, each sample labelled ``worker="<index>"``; ``sources`` must
+    then be module-level functions (they go to the worker processes with the app).
 
     Args:
         app: a :class:`~trioproto.Router` (the route is added to it) or a
@@ -181,13 +225,5 @@ def add_metrics_route(
         router.websocket_default(app)
     else:
         router = app
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ServerCollector(sources=sources))
-
-    @router.get(path)
-    async def metrics(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(
-            200, (("Content-Type", CONTENT_TYPE_LATEST),), generate_latest(registry)
-        )
-
+    router.get(path)(MetricsEndpoint(path, sources))
     return router

@@ -223,6 +223,10 @@ class Router:
         """The number of routes."""
         return len(self._routes)
 
+    def http_handlers(self) -> list[HttpHandler]:
+        """The handlers of the HTTP routes, in the order they were added."""
+        return [route.handler for route in self._routes if route.handler is not None]
+
     def websocket(self, pattern: str, registry: Registry) -> None:
         """Serve WebSocket connections on paths matching ``pattern`` with ``registry``."""
         self._routes.append(_Route(pattern, compile_pattern(pattern), registry=registry))

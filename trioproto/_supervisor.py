@@ -16,6 +16,11 @@ sentinels with :func:`multiprocessing.connection.wait`.
    clients with 1001 (going away); a worker still starting is killed (it has no clients). A
    worker still running after ``graceful_timeout`` seconds is killed, and the supervisor then
    exits with status 1.
+
+Each worker gets a :class:`~trioproto._worker_context.WorkerContext`: its index (kept by a
+restarted worker), its node id, and a private directory the supervisor creates at start-up and
+removes when it returns, where the workers leave what the others read (the metrics endpoint's
+snapshots).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import logging
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +43,7 @@ from types import FrameType
 from typing import TextIO
 
 from ._worker import FAILED, LISTENING, WorkerSpec, worker_main
+from ._worker_context import WorkerContext
 
 __all__ = ["Supervisor"]
 
@@ -98,9 +106,15 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._stop_signal: int | None = None
         self._started = False  # every worker listened once: deaths from now on are restarted
+        self._shared_directory = ""  # made by run(), removed when it returns
 
     def run(self) -> int:
         """Start the workers, supervise them until SIGINT/SIGTERM, stop them; the exit status."""
+        try:
+            self._shared_directory = tempfile.mkdtemp(prefix="trioproto-workers-")  # mode 0700
+        except OSError as exc:
+            print(f"error: cannot create the workers' directory: {exc}", file=sys.stderr)
+            return 1
         previous = {
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGINT, signal.SIGTERM)
@@ -124,6 +138,7 @@ class Supervisor:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            shutil.rmtree(self._shared_directory, ignore_errors=True)
 
     # ---------------------------------------------------------------- phases
 
@@ -191,9 +206,10 @@ class Supervisor:
     def _start(self, slot: _Slot) -> None:
         receiver, sender = self._context.Pipe(duplex=False)
         slot.node_id = uuid.uuid4().hex
+        worker = WorkerContext(slot.number, slot.node_id, self._shared_directory)
         slot.process = self._context.Process(
             target=worker_main,
-            args=(self._pickled_spec, self._unix_socket, slot.node_id, sender),
+            args=(self._pickled_spec, self._unix_socket, worker, sender),
             name=f"trioproto-worker-{slot.number}",
         )
         slot.process.start()

@@ -5,6 +5,10 @@ The supervisor (:mod:`trioproto._supervisor`) starts :func:`worker_main` in a fr
 its own ``SO_REUSEPORT`` sockets (or serves the Unix socket the supervisor bound and passed
 down), tells the supervisor it is listening over a pipe, and serves until SIGTERM, when it
 closes every connection with 1001 (going away) as a single-process server does.
+
+The worker's :class:`~trioproto._worker_context.WorkerContext` is set for the server's tasks,
+and every HTTP handler of the app that :class:`~trioproto._worker_context.RunsInWorker` runs
+next to the server (the metrics endpoint shares its figures with the other workers so).
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from ._hub import Hub
 from ._options import DEFAULT_COMPRESSION, HandshakeHook
 from ._outbox import DEFAULT_POLICY, BackpressurePolicy
 from ._redis_hub import redis_hub
+from ._routing import Router
 from ._sansio._deflate import DeflatePolicy
 from ._server import App, WebSocketServer, serve
+from ._worker_context import RunsInWorker, WorkerContext, current_worker
 from ._worker_sockets import listen_reuse_port, to_trio_listeners
 
 __all__ = ["NODE_ID_ENVIRONMENT_VARIABLE", "WorkerSpec", "worker_main"]
@@ -72,15 +78,19 @@ class WorkerSpec:
 
 
 def worker_main(
-    pickled_spec: bytes, unix_socket: socket.socket | None, node_id: str, pipe: Connection
+    pickled_spec: bytes,
+    unix_socket: socket.socket | None,
+    worker: WorkerContext,
+    pipe: Connection,
 ) -> None:
     """The worker process's entry point: serve until SIGTERM; exit 1 if it cannot start.
 
     ``pickled_spec`` is a pickled :class:`WorkerSpec`, unpickled here so that an application
     failing to import in the worker is reported in one line, not a traceback. ``unix_socket``
     is the listening Unix socket the supervisor bound (shared by every worker: one accept
-    queue), or ``None`` for TCP.
+    queue), or ``None`` for TCP. ``worker`` says which worker this is.
     """
+    node_id = worker.node_id
     # Ctrl-C reaches the whole process group; the supervisor turns it into one SIGTERM each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Only the SIGTERM received while serving stops the worker (gracefully); a second one (a
@@ -97,15 +107,17 @@ def worker_main(
                 level=spec.log_level.upper(),
                 format="%(asctime)s %(levelname)s node=%(node_id)s %(name)s: %(message)s",
             )
-        trio.run(_serve_worker, spec, unix_socket, node_id, pipe)
+        current_worker.set(worker)  # trio.run copies this context into every task
+        trio.run(_serve_worker, spec, unix_socket, worker, pipe)
     except Exception as exc:
         pipe.send(f"{FAILED}: {_one_line(exc)}")
         sys.exit(1)
 
 
 async def _serve_worker(
-    spec: WorkerSpec, unix_socket: socket.socket | None, node_id: str, pipe: Connection
+    spec: WorkerSpec, unix_socket: socket.socket | None, worker: WorkerContext, pipe: Connection
 ) -> None:
+    node_id = worker.node_id
     if unix_socket is not None:
         sockets = [unix_socket]
     else:
@@ -130,6 +142,8 @@ async def _serve_worker(
                     task_status=task_status,
                 )
             )
+            for handler in _running_in_worker(spec.app):
+                nursery.start_soon(handler.run_in_worker, server, worker)
             logger.info("worker %d listening", os.getpid())
             pipe.send(LISTENING)
             stop = trio.Event()
@@ -140,6 +154,14 @@ async def _serve_worker(
             await server.aclose()
             nursery.cancel_scope.cancel()
         logger.info("stopped")
+
+
+def _running_in_worker(app: App) -> list[RunsInWorker]:
+    """The HTTP handlers of ``app`` with work of their own in each worker."""
+    if not isinstance(app, Router):
+        return []
+    handlers: list[object] = list(app.http_handlers())
+    return [handler for handler in handlers if isinstance(handler, RunsInWorker)]
 
 
 async def _set_on_signal(signals: AsyncIterator[int], stop: trio.Event) -> None:

@@ -3,16 +3,21 @@ supervisor with real worker processes; any worker's scrape shows both, by ``work
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from worker_programs import supervisor
 
 import trioproto
 from metrics_helpers import Samples, parse, scrape
+from trioproto._worker_context import WorkerContext
+from trioproto._worker_metrics import AllWorkers, read_other_snapshots, share_snapshots
 
 
 @asynccontextmanager
@@ -58,7 +63,11 @@ async def scrape_until(
     worker's figures are up to a second old. The last scrape's samples."""
     values: dict[str, float] = {}
     for _ in range(100):  # 10 s at most
-        status, _, body = await scrape(port)
+        try:
+            status, _, body = await scrape(port)
+        except ConnectionResetError:  # sent to a worker's socket as that worker was killed
+            await trio.sleep(0.1)
+            continue
         assert status == 200
         samples = parse(body)
         values = by_worker(samples, name, **labels)
@@ -125,6 +134,40 @@ async def test_counts_sum_to_the_traffic_after_the_clients_leave() -> None:
     assert all(count >= 2 for count in connections.values())
 
 
+async def test_a_restarted_worker_starts_its_counters_again_under_its_label() -> None:
+    with trio.fail_after(90):
+        async with (
+            supervisor("--port", "0", "--workers", "2", "--metrics", "/metrics") as (_, url),
+            clients_on_both_workers(url, 1) as by_pid,
+        ):
+            victim, survivor = sorted(by_pid)
+            for pid, count in ((victim, 2), (survivor, 5)):
+                for number in range(count):
+                    await by_pid[pid][0].send(str(number))
+                    assert await by_pid[pid][0].receive() == str(number)
+            before = await scrape_until(
+                port_of(url),
+                lambda received: sorted(received.values()) == [2, 5],
+                "trioproto_messages_total",
+                direction="received",
+            )
+            os.kill(victim, signal.SIGKILL)
+            with pytest.raises(trioproto.ConnectionClosed):
+                await by_pid[victim][0].receive()
+            # The replacement writes its own snapshot, from zero, under the same label.
+            after = await scrape_until(
+                port_of(url),
+                lambda received: sorted(received.values()) == [0, 5],
+                "trioproto_messages_total",
+                direction="received",
+            )
+    received_before = by_worker(before, "trioproto_messages_total", direction="received")
+    received_after = by_worker(after, "trioproto_messages_total", direction="received")
+    assert set(received_after) == set(received_before) == {"0", "1"}
+    [restarted] = [worker for worker, count in received_before.items() if count == 2]
+    assert received_after[restarted] == 0
+
+
 async def test_the_shared_directory_is_removed_when_the_supervisor_exits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,3 +189,44 @@ async def test_the_shared_directory_is_removed_when_the_supervisor_exits(
             await program.process.wait()
     assert program.process.returncode == 0
     assert list(await trio.Path(tmp_path).iterdir()) == []
+
+
+async def test_snapshots_round_trip_through_the_shared_directory(tmp_path: Path) -> None:
+    """Worker 1's snapshot file, read by worker 0's scrape, keeps every family and sample."""
+
+    def figures(value: int) -> list[CounterMetricFamily | GaugeMetricFamily]:
+        counter = CounterMetricFamily("demo_events", "Events.", labels=("kind",))
+        counter.add_metric(("a",), value)
+        return [counter, GaugeMetricFamily("demo_level", "Level.", value=value * 10)]
+
+    class Live:
+        def collect(self) -> list[CounterMetricFamily | GaugeMetricFamily]:
+            return figures(1)
+
+    first = WorkerContext(0, "n0", str(tmp_path))
+    second = WorkerContext(1, "n1", str(tmp_path))
+    with trio.move_on_after(0.2):  # one snapshot, then the final one when cancelled
+        await share_snapshots(lambda: figures(7), second, "/metrics")
+    others = await read_other_snapshots(first, "/metrics")
+    merged = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in AllWorkers(Live(), first, others).collect()
+        for sample in family.samples
+    }
+    assert merged == {
+        ("demo_events_total", (("kind", "a"), ("worker", "0"))): 1,
+        ("demo_events_total", (("kind", "a"), ("worker", "1"))): 7,
+        ("demo_level", (("worker", "0"),)): 10,
+        ("demo_level", (("worker", "1"),)): 70,
+    }
+    assert await read_other_snapshots(second, "/other") == []  # another endpoint's
+
+
+async def test_a_snapshot_that_cannot_be_written_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = WorkerContext(0, "n0", str(tmp_path / "removed"))
+    with trio.move_on_after(2.5):  # three attempts, then the final one
+        await share_snapshots(list, gone, "/metrics")
+    warnings = [record for record in caplog.records if "cannot write" in record.getMessage()]
+    assert len(warnings) == 1

@@ -62,15 +62,40 @@ async def share_snapshots(
     collect: Callable[[], Iterable[Metric]], worker: WorkerContext, endpoint: str
 ) -> None:
     """Write ``collect()`` as ``worker``'s snapshot for the metrics ``endpoint`` (its path)
-    every :data:`SNAPSHOT_INTERVAL` seconds until cancelled, and once more then."""
+    every :data:`SNAPSHOT_INTERVAL` seconds until cancelled, and once more then.
+
+    A snapshot that cannot be written (a full disk) is logged once and tried again a second
+    later: serving goes on, the other workers show this one's previous figures meanwhile.
+    """
     path = _snapshot_path(Path(worker.shared_directory), endpoint, worker.index)
+    writer = _SnapshotWriter(path)
     try:
         while True:
-            await trio.to_thread.run_sync(_write_atomically, path, _dumps(collect()))
+            await trio.to_thread.run_sync(writer.write, _dumps(collect()))
             await trio.sleep(SNAPSHOT_INTERVAL)
     finally:
         # The figures as the worker stops (cancelled: no await; one small file).
-        _write_atomically(path, _dumps(collect()))
+        writer.write(_dumps(collect()))
+
+
+class _SnapshotWriter:
+    """Replaces one snapshot file atomically; logs the first failure of a run of them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.failing = False
+
+    def write(self, text: str) -> None:
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(text, encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            if not self.failing:
+                logger.warning("cannot write the metrics snapshot %s: %s", self.path, exc)
+            self.failing = True
+        else:
+            self.failing = False
 
 
 class AllWorkers(Collector):
@@ -103,12 +128,6 @@ def _snapshot_path(directory: Path, endpoint: str, index: int) -> Path:
 def _key(endpoint: str) -> str:
     """``endpoint`` (a path) as part of a file name, with no glob character left."""
     return urllib.parse.quote(endpoint, safe="")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _read_snapshots(directory: Path, endpoint: str, own_index: int) -> list[Snapshot]:

@@ -113,7 +113,6 @@ class WebSocket:
         "_codec",
         "_inbound",
         "_messages_out",
-        "_nursery",
         "_opened_at",
         "_pings",
         "_reader",
@@ -148,7 +147,6 @@ class WebSocket:
     ) -> None:
         self._stream = stream
         self._codec = codec
-        self._nursery = nursery
         self.request = request
         self.subprotocol = subprotocol
         self.remote = remote
@@ -177,6 +175,7 @@ class WebSocket:
             codec,
             self._inbound,
             self._pings,
+            nursery=nursery,
             close_timeout=timeouts.close,
             flush=self._flush,
             mark_closed=self._mark_closed,
@@ -204,7 +203,7 @@ class WebSocket:
             self._activated_event.set()
         if not self._closed_event.is_set():
             self._reader_started = True
-            self._nursery.start_soon(self._reader.run)
+            self._reader.start()
 
     @property
     def activated(self) -> bool:

@@ -14,16 +14,33 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
   the ones already queued (RFC 6455 §7.1.7 allows answering them first).
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
+* **Pull mode.** While the connection's reader has lent its reading duty (see
+  :mod:`trioproto._reader`), a ``get`` on the empty queue reads the socket itself through
+  :meth:`Puller.pull`, one such task at a time; other getters park as before.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
-__all__ = ["InboundQueue"]
+__all__ = ["InboundQueue", "Puller"]
+
+
+class Puller(Protocol):
+    """The connection's reader, as :meth:`InboundQueue.get` uses it in pull mode."""
+
+    #: The reading duty is lent to getters.
+    lent: bool
+    #: A getter is reading.
+    pulling: bool
+
+    async def pull(self) -> str | bytes | None:
+        """Read until a message arrives and return it, or ``None`` once the duty is back with
+        the reader task."""
 
 
 class InboundQueue:
@@ -45,6 +62,7 @@ class InboundQueue:
         "_max_queued",
         "_messages",
         "_room",
+        "reader",
     )
 
     def __init__(self, max_queued: int, end_error: Callable[[], BaseException]) -> None:
@@ -59,6 +77,8 @@ class InboundQueue:
         #: The task that took the last message, until the writer claims it (see
         #: :meth:`claim_just_got`).
         self._just_got: trio.lowlevel.Task | None = None
+        #: The connection's reader, once it exists: getters pull through it.
+        self.reader: Puller | None = None
 
     def __len__(self) -> int:
         return 0 if self._messages is None else len(self._messages)
@@ -75,13 +95,21 @@ class InboundQueue:
         """
         if self._messages:
             await trio.lowlevel.checkpoint()
-        # Parking is a checkpoint too, so a message that arrives while parked is taken at once.
+        # Parking and pulling are checkpoints too, so a message that arrives meanwhile is taken
+        # at once.
         while not (messages := self._messages):
             if self._finished:
                 await trio.lowlevel.checkpoint()
                 raise self._end_error()
             if self._caught_up is not None:
                 self._caught_up.set()
+            reader = self.reader
+            if reader is not None and reader.lent and not reader.pulling:
+                pulled = await reader.pull()
+                if pulled is not None:
+                    self._just_got = trio.lowlevel.current_task()
+                    return pulled
+                continue
             await self._getters.park()
         message = messages.popleft()
         room = self._room
@@ -99,6 +127,30 @@ class InboundQueue:
         return just_got
 
     # ------------------------------------------------------------- reader side
+
+    @property
+    def receiver_waiting(self) -> bool:
+        """Whether a getter is parked on the empty queue."""
+        return not self._messages and bool(self._getters)
+
+    def wake_receiver(self) -> None:
+        """Wake one parked getter, so it looks again (it may pull now)."""
+        self._getters.unpark()
+
+    @property
+    def has_room(self) -> bool:
+        """Whether one more message leaves the queue short of full (a :meth:`put` of it would
+        not push back)."""
+        return len(self) + 1 < self._max_queued
+
+    def put_nowait(self, message: str | bytes) -> None:
+        """Queue ``message`` without waiting: for a getter that pulled several messages at
+        once, while :attr:`has_room` says so."""
+        messages = self._messages
+        if messages is None:
+            messages = self._messages = deque()
+        messages.append(message)
+        self._getters.unpark()
 
     async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
         """Queue ``message``; with ``push_back``, wait while the queue is full."""

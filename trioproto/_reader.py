@@ -1,10 +1,25 @@
-"""The receiving half of one connection: the reader task.
+"""The receiving half of one connection: the reader task, and pull-mode reading.
 
-:class:`ConnectionReader` runs once per connection (from ``WebSocket.activate()``). It reads the
-stream, feeds the codec and acts on its events: messages go to the
-:class:`~trioproto._inbound.InboundQueue` (where a full queue stops the reading: TCP pushes back),
-pongs to the :class:`~trioproto._pings.PingTracker`, the peer's close stops the queue. Replies the
-codec queues (pongs, the close reply) are written through the connection's write lock.
+:class:`ConnectionReader` reads the stream, feeds the codec and acts on its events: messages go
+to the :class:`~trioproto._inbound.InboundQueue` (where a full queue stops the reading: TCP
+pushes back), pongs to the :class:`~trioproto._pings.PingTracker`, the peer's close stops the
+queue. Replies the codec queues (pongs, the close reply) are written through the connection's
+write lock. Nothing is read before ``WebSocket.activate()`` starts the reader task.
+
+Pull mode: two tasks per connection (the reader putting, the handler getting) would wake twice
+per message. So when the reader task is about to wait for the socket while a receiver already
+waits on the empty queue, it *lends* the reading duty to that receiver and ends; the receiver's
+``get()`` then reads and parses in its own task (:meth:`ConnectionReader.pull`): one task wakes
+per message, and an idle connection waiting in ``receive()`` holds one task, not two. The
+receiver keeps only the happy path: data messages (it returns the first, queues the rest) and
+pongs. Anything else -- a ping to answer, the peer's close, a violation (the codec's FAILING
+state), the end of the stream -- and the receiver starts the reader task again, which handles it
+with the code below as before. A receiver that leaves ``get()`` (with a message, or cancelled) is
+noted with :mod:`trioproto._handback`: if it has not come back once the scheduler has run, the
+reader task starts again. Only one task reads at a time (two waits on one socket would raise
+``BusyResourceError``), only when the queue is empty (so the queue's bound and TCP backpressure
+hold), and only on the library's own transports, whose ``receive_some`` loses nothing when
+cancelled (a partly received frame stays in the codec's buffer).
 
 The end (RFC 6455 §7): after the peer's close, a failure or end of file, the close frame we owe
 goes out *before* the end is announced (whoever learns of it may close the transport, §5.5.1).
@@ -21,10 +36,13 @@ import trio
 
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
+from ._handback import note_receiver_left
 from ._inbound import InboundQueue
 from ._pings import PingTracker
 from ._sansio._codec import Codec, State
-from ._sansio._events import CloseReceived, Message, Pong
+from ._sansio._events import CloseReceived, Event, Message, Pong
+from ._tls_transport import TLSTransport
+from ._transport import SocketTransport
 
 __all__ = ["RECEIVE_SIZE", "ConnectionReader"]
 
@@ -40,8 +58,9 @@ class ConnectionReader:
     Args:
         stream: the connection's transport.
         codec: the connection's codec.
-        inbound: where received messages go.
+        inbound: where received messages go; its ``get()`` pulls through this reader.
         pings: the pings waiting for a pong.
+        nursery: where the reader task runs.
         close_timeout: bounds the catch-up before a failure, the last write and the drain.
         flush: writes what the codec has queued, under the write lock; with
             ``only_if_idle`` it returns at once when another task holds the lock (that task
@@ -50,11 +69,14 @@ class ConnectionReader:
         close_transport: closes the transport.
 
     Attributes:
-        messages_received: whole data messages queued so far.
+        messages_received: whole data messages received so far.
         bytes_received: their payload bytes.
+        lent: the reading duty is lent to receivers: the reader task is not running.
+        pulling: a receiver is reading (in :meth:`pull`).
     """
 
     __slots__ = (
+        "_backlog",
         "_close_timeout",
         "_close_transport",
         "_codec",
@@ -62,11 +84,15 @@ class ConnectionReader:
         "_done_event",
         "_flush",
         "_inbound",
+        "_lendable",
         "_mark_closed",
+        "_nursery",
         "_pings",
         "_stream",
         "bytes_received",
+        "lent",
         "messages_received",
+        "pulling",
     )
 
     def __init__(
@@ -76,6 +102,7 @@ class ConnectionReader:
         inbound: InboundQueue,
         pings: PingTracker,
         *,
+        nursery: trio.Nursery,
         close_timeout: float | None,
         flush: Callable[[bool], Awaitable[None]],
         mark_closed: Callable[[], None],
@@ -85,6 +112,7 @@ class ConnectionReader:
         self._codec = codec
         self._inbound = inbound
         self._pings = pings
+        self._nursery = nursery
         self._close_timeout = seconds_or_forever(close_timeout)
         self._flush = flush
         self._mark_closed = mark_closed
@@ -92,6 +120,16 @@ class ConnectionReader:
         self.messages_received = self.bytes_received = 0
         self._done = False
         self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
+        # Receivers may read only where a cancelled receive_some loses nothing.
+        self._lendable = isinstance(stream, SocketTransport | TLSTransport)
+        self.lent = self.pulling = False
+        # Events a receiver parsed beyond the queue's room, for the reader task to queue.
+        self._backlog: list[Event] | None = None
+        inbound.reader = self
+
+    def start(self) -> None:
+        """Start the reader task (``WebSocket.activate()``)."""
+        self._nursery.start_soon(self.run)
 
     async def wait_done(self) -> None:
         """Wait until :meth:`run` has returned; at once, with no schedule point, if it has
@@ -105,8 +143,11 @@ class ConnectionReader:
     async def run(self) -> None:
         """Read until the connection ends, then finish it (see the module docstring).
 
-        One coroutine, not a wrapper around another: an idle connection's reader is parked
-        here, and every frame of its stack is memory held per connection.
+        It returns early, without finishing, when it lends the reading duty to a waiting
+        receiver (see the module docstring).
+
+        One coroutine, not a wrapper around another: a connection's reader is parked here while
+        its handler is elsewhere, and every frame of its stack is memory held per connection.
         """
         try:
             codec = self._codec
@@ -115,7 +156,12 @@ class ConnectionReader:
                 while True:
                     # Events first: the codec may hold frames from the handshake's trailing
                     # data.
-                    for event in codec.events():
+                    events = self._backlog
+                    if events is None:
+                        events = codec.events()
+                    else:  # what a receiver parsed and the queue had no room for
+                        self._backlog = None
+                    for event in events:
                         if type(event) is Message:
                             await self._enqueue(event.data)
                         elif type(event) is Pong:
@@ -135,6 +181,13 @@ class ConnectionReader:
                     if codec.paused:  # more frames are buffered; the queue had room for them
                         codec.receive_data(b"")
                         continue
+                    if (
+                        self._lendable
+                        and codec.state is State.OPEN
+                        and self._inbound.receiver_waiting
+                    ):
+                        self._lend()
+                        return
                     try:
                         data = await stream.receive_some(RECEIVE_SIZE)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -164,9 +217,96 @@ class ConnectionReader:
                     await self._drain_until_peer_closes()
                 await self._close_transport()
         finally:
-            self._done = True
-            if self._done_event is not None:
-                self._done_event.set()
+            if not self.lent:
+                self._done = True
+                if self._done_event is not None:
+                    self._done_event.set()
+
+    # ------------------------------------------------------------------- pull mode
+
+    def _lend(self) -> None:
+        """Hand the reading duty to the receivers; the reader task ends."""
+        self.lent = True
+        self._inbound.wake_receiver()
+        # Covered until a receiver pulls: if the one woken is cancelled first, this takes over.
+        note_receiver_left(self)
+
+    @property
+    def unattended(self) -> bool:
+        """Whether the duty is lent and nobody is reading."""
+        return self.lent and not self.pulling
+
+    def reclaim_if_unattended(self) -> None:
+        """Start the reader task again if the duty is lent and nobody is reading."""
+        if self.lent and not self.pulling:
+            self._reclaim()
+
+    def _reclaim(self) -> None:
+        self.lent = False
+        # RuntimeError: the connection's nursery has closed; its handler is gone, and with it
+        # every reason to read.
+        with contextlib.suppress(RuntimeError):
+            self._nursery.start_soon(self.run)
+
+    async def pull(self) -> str | bytes | None:
+        """Read and parse in the calling receiver's task until a message arrives; return it.
+
+        Called by ``InboundQueue.get()`` on an empty queue while the duty is lent and nobody
+        else pulls. Messages parsed after the first are queued while the queue has room; the
+        reader task queues the rest (pushing back as usual). Return ``None`` when the duty went
+        back to the reader task with no message (see the module docstring). Cancelling it
+        is safe: ``receive_some`` consumes nothing unless it returns, and the parsing after it
+        has no checkpoint.
+        """
+        codec = self._codec
+        self.pulling = True
+        try:
+            while True:
+                if codec.paused:  # frames left buffered after a compressed message
+                    await trio.lowlevel.checkpoint()
+                    codec.receive_data(b"")
+                else:
+                    try:
+                        data = await self._stream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    if data:
+                        codec.receive_data(data)
+                    else:
+                        codec.receive_eof()
+                message: str | bytes | None = None
+                # Anything but the happy path goes back to the reader task's code.
+                hand_back = codec.state is not State.OPEN
+                events = codec.events()
+                for index, event in enumerate(events):
+                    if type(event) is Message:
+                        if message is not None and not self._inbound.has_room:
+                            # The reader task queues the rest, pushing back as it does.
+                            self._backlog = events[index:]
+                            hand_back = True
+                            break
+                        self.messages_received += 1
+                        self.bytes_received += len(event.data)
+                        if message is None:
+                            message = event.data
+                        else:
+                            self._inbound.put_nowait(event.data)
+                    elif type(event) is Pong:
+                        self._pings.acknowledge(event.payload)
+                    elif type(event) is CloseReceived:
+                        self._inbound.stop()
+                    else:  # a ping: the codec queued its pong, the reader task writes it
+                        hand_back = True
+                if hand_back:
+                    self.pulling = False
+                    self._reclaim()
+                    return message
+                if message is not None:
+                    return message
+        finally:
+            if self.pulling:
+                self.pulling = False
+                note_receiver_left(self)
 
     async def _enqueue(self, message: str | bytes) -> None:
         self.messages_received += 1

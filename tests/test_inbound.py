@@ -124,3 +124,34 @@ async def test_claim_just_got_is_for_the_task_that_got_last() -> None:
     await queue.get()
     assert queue.claim_just_got()
     assert not queue.claim_just_got()  # claimed once
+
+
+async def test_has_room_until_one_more_message_would_fill_the_queue() -> None:
+    queue = make(3)
+    assert queue.has_room
+    queue.put_nowait("a")
+    assert queue.has_room
+    queue.put_nowait("b")
+    assert not queue.has_room  # a put of a third would push back: that one is the reader's
+    assert await queue.get() == "a"
+    assert queue.has_room
+
+
+async def test_receiver_waiting_and_wake_receiver() -> None:
+    queue = make(2)
+    assert not queue.receiver_waiting
+    async with trio.open_nursery() as nursery:
+        got: list[str | bytes] = []
+
+        async def take() -> None:
+            got.append(await queue.get())
+
+        nursery.start_soon(take)
+        await trio.testing.wait_all_tasks_blocked()
+        assert queue.receiver_waiting
+        queue.wake_receiver()  # it looks again, finds nothing, and parks again
+        await trio.testing.wait_all_tasks_blocked()
+        assert queue.receiver_waiting and got == []
+        queue.put_nowait("x")
+        assert not queue.receiver_waiting
+    assert got == ["x"]

@@ -17,6 +17,7 @@ PURE_MODULES = [
     "trioproto._config",
     "trioproto._options",
     "trioproto._counters",
+    "trioproto._statistics",
     "trioproto._access_log",
     "trioproto._url",
     "trioproto._cli_types",

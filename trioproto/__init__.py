@@ -18,7 +18,6 @@ from ._config import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._config import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
 from ._config import Limits as Limits
 from ._config import Timeouts as Timeouts
-from ._connection import ConnectionStatistics as ConnectionStatistics
 from ._connection import WebSocket as WebSocket
 from ._connection_handler import ConnectionHandler as ConnectionHandler
 from ._connection_handler import ServerStatistics as ServerStatistics
@@ -64,6 +63,7 @@ from ._server import Listener as Listener
 from ._server import WebSocketServer as WebSocketServer
 from ._server import current_server as current_server
 from ._server import serve as serve
+from ._statistics import ConnectionStatistics as ConnectionStatistics
 from ._tls import client_ssl_context as client_ssl_context
 from ._tls import server_ssl_context as server_ssl_context
 from ._upgrade import parse_request_head as parse_request_head

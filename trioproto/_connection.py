@@ -7,7 +7,9 @@ by :meth:`WebSocket.activate` (at once, unless the handler asked for delayed act
 reads the stream, feeds the codec, and puts whole messages on the bounded
 :class:`~trioproto._inbound.InboundQueue` that :attr:`WebSocket.inbound` drains. When the queue
 is full the reader waits before reading again: nothing more is read from the socket, pings
-included, so TCP pushes back on the peer and memory stays bounded.
+included, so TCP pushes back on the peer and memory stays bounded. While the handler waits in
+``receive()`` on the empty queue, the reader task lends it the reading and ends (pull mode, see
+:mod:`trioproto._reader`).
 
 Writes, the handler's and the hub's, go through the connection's
 :class:`~trioproto._writer.Writer`: one FIFO lock, control frames never behind queued data,
@@ -26,7 +28,6 @@ import contextlib
 import os
 import time
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -41,45 +42,14 @@ from ._prepared import PreparedMessage
 from ._reader import ConnectionReader
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
+from ._statistics import ConnectionStatistics
 from ._transport import close_now
 from ._writer import Writer
 
 if TYPE_CHECKING:
     from ._hub_core import BaseHub
 
-__all__ = ["ConnectionStatistics", "WebSocket"]
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionStatistics:
-    """Counters of one connection, as returned by :meth:`WebSocket.statistics`.
-
-    Attributes:
-        messages_received: whole data messages received.
-        messages_sent: whole data messages sent.
-        bytes_received: payload bytes of received messages (after decompression).
-        bytes_sent: payload bytes of sent messages (before compression).
-        opened_at: when the connection opened, as a ``time.time()`` timestamp.
-        queued_messages: received messages waiting for the handler.
-        state: ``"open"``, ``"closing"``, ``"failing"`` (the peer violated the protocol; the
-            messages before it are still being answered) or ``"closed"``.
-        hub_messages: hub messages written or queued for this connection.
-        send_buffer_bytes: bytes of hub messages queued, not yet written.
-        messages_dropped: hub messages dropped by a drop policy.
-        closed_by_backpressure: whether the ``close`` policy ended the connection.
-    """
-
-    messages_received: int
-    messages_sent: int
-    bytes_received: int
-    bytes_sent: int
-    opened_at: float
-    queued_messages: int
-    state: str
-    hub_messages: int = 0
-    send_buffer_bytes: int = 0
-    messages_dropped: int = 0
-    closed_by_backpressure: bool = False
+__all__ = ["WebSocket"]
 
 
 class WebSocket:

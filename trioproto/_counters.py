@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._closed import ConnectionClosed
-    from ._connection import ConnectionStatistics
+    from ._statistics import ConnectionStatistics
 
 __all__ = ["ANY_ROUTE", "ConnectionKey", "ServerCounters"]
 

@@ -3,6 +3,7 @@ non-waiting write the connection uses right after a receive, and closing without
 
 from __future__ import annotations
 
+import gc
 import socket as stdlib_socket
 
 import pytest
@@ -223,3 +224,21 @@ async def test_a_read_takes_at_most_64_kib_whatever_it_may_take() -> None:
     assert received == payload
     await left.aclose()
     await right.aclose()
+
+
+async def test_a_waiting_receive_holds_no_exception() -> None:
+    """An idle connection waits in receive_some: the would-block error of its first read is
+    not kept alive (with its traceback) for as long as it waits."""
+    left, right = transport_pair()
+    async with left, right, trio.open_nursery() as nursery:
+        got: list[bytes] = []
+
+        async def receive() -> None:
+            got.append(await right.receive_some())
+
+        nursery.start_soon(receive)
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        assert not [obj for obj in gc.get_objects() if isinstance(obj, BlockingIOError)]
+        await left.send_all(b"x")
+    assert got == [b"x"]

@@ -81,11 +81,15 @@ class SocketTransport(trio.abc.HalfCloseableStream):
                 try:
                     data = os.read(self._fd, size)
                 except BlockingIOError:
+                    # Waited for outside this block: an idle connection waits here, and inside
+                    # it the exception and its traceback would stay alive all that time.
+                    data = None
+                except OSError as exc:
+                    raise self._translate(exc) from exc
+                if data is None:
                     await trio.lowlevel.wait_readable(self.socket)
                     waited = True
                     continue
-                except OSError as exc:
-                    raise self._translate(exc) from exc
                 if not waited:
                     # wait_readable was the schedule point otherwise (trio's checkpoint rule).
                     await trio.lowlevel.cancel_shielded_checkpoint()

@@ -14,8 +14,10 @@ import trioproto
 from helpers import transport_pair
 from trioproto._connection import WebSocket
 from trioproto._nursery import open_task_nursery
+from trioproto._request import WebSocketRequest
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._events import Message
+from trioproto._sansio._handshake import client_handshake, generate_key
 from trioproto._transport import SocketTransport
 from trioproto.testing._pair import websocket_pair
 
@@ -55,6 +57,9 @@ async def raw_peer_and_server(
             server_end,
             Codec(Role.SERVER),
             nursery=nursery,
+            request=WebSocketRequest.from_handshake(
+                client_handshake(host="localhost", resource="/", key=generate_key(bytes(16)))
+            ),
             limits=limits,
             timeouts=NO_KEEPALIVE,
         )

@@ -16,7 +16,8 @@ End-of-stream semantics, following trio's channel contract:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import trio
 
@@ -42,8 +43,8 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
         self._close_connection = close_connection
         self._closed = False
 
-    async def receive(self) -> str | bytes:
-        """Wait for the next message.
+    def receive(self) -> Coroutine[Any, Any, str | bytes]:
+        """Wait for the next message (``await`` it, as any channel's ``receive()``).
 
         Cancelling it is safe: no message is lost, a later ``receive()`` gets it.
 
@@ -52,15 +53,21 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
             ConnectionClosed: the connection ended abnormally or with an error code.
             trio.ClosedResourceError: this channel was closed on this side.
         """
+        # The queue's own coroutine, not one wrapped around it: a handler waits here for most
+        # of an idle connection's life, and every frame of the wait is memory per connection.
         if self._closed:
-            await trio.lowlevel.checkpoint()
-            raise trio.ClosedResourceError("the inbound channel was closed")
-        return await self._queue.get()
+            return _raise_closed()
+        return self._queue.get()
 
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
         await self._close_connection()
+
+
+async def _raise_closed() -> str | bytes:
+    await trio.lowlevel.checkpoint()
+    raise trio.ClosedResourceError("the inbound channel was closed")
 
 
 class MessageSendChannel(trio.abc.SendChannel[str | bytes]):

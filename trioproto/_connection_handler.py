@@ -166,13 +166,15 @@ class ConnectionHandler:
         """Answer every handshake from now on with 503 (the server is shutting down)."""
         self._opening.shutting_down = True
 
-    async def handle_stream(self, stream: trio.abc.Stream, remote: object = None) -> None:
+    def handle_stream(self, stream: trio.abc.Stream, remote: object = None) -> Awaitable[None]:
         """Serve one connection that is already accepted: the opening handshake (or an HTTP
-        route), then the handler, until the connection ends.
+        route), then the handler, until the connection ends (``await`` it).
 
-        It never raises except for cancellation; the stream is closed when it returns.
+        It never raises except for cancellation; the stream is closed when it returns. (Not a
+        coroutine itself but the one it returns: a coroutine frame here would stay parked for
+        the connection's whole life, memory held per connection for nothing.)
         """
-        await self._serve(stream, remote, lambda: self._opening.read_and_answer(stream, remote))
+        return self._serve(stream, remote, lambda: self._opening.read_and_answer(stream, remote))
 
     async def upgrade(
         self,

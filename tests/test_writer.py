@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from trioproto._inbound import InboundQueue
 from trioproto._outbox import BackpressurePolicy, Outbox
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._events import Event, Message, Pong
@@ -53,6 +54,7 @@ def make_writer(
         codec,
         nursery=nursery,
         outbox=outbox,
+        inbound=InboundQueue(16, trio.EndOfChannel),
         lost=lambda: None,
         fail=fail,
         closed=trio.Event(),

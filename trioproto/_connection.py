@@ -136,10 +136,12 @@ class WebSocket:
             codec,
             nursery=nursery,
             outbox=outbox,
+            inbound=self._inbound,
             lost=self._mark_closed,
             fail=self.fail,
             closed=self._closed_event,
         )
+        self._inbound.before_park = self._writer.flush_held_nowait
         self._reader = ConnectionReader(
             stream,
             codec,
@@ -222,7 +224,9 @@ class WebSocket:
             # bytes(5) would send five NUL bytes: refuse before anything is queued.
             await trio.lowlevel.checkpoint()  # type: ignore[unreachable]  # untyped callers
             raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
-        await self._write(self._codec.send_message, message, hub_mark=self._writer.mark())
+        await self._write(
+            self._codec.send_message, message, hub_mark=self._writer.mark(), may_hold=True
+        )
         self._messages_out += 1
         self._bytes_out += len(message)
 
@@ -385,10 +389,19 @@ class WebSocket:
             return
         await self._write(None)
 
-    async def _write(self, queue_frame: object, *args: object, hub_mark: int = 0) -> None:
-        """Queue a frame with ``queue_frame(*args)`` and write it (see :meth:`Writer.write`)."""
+    async def _write(
+        self, queue_frame: object, *args: object, hub_mark: int = 0, may_hold: bool = False
+    ) -> None:
+        """Queue a frame with ``queue_frame(*args)`` and write it (see :meth:`Writer.write`).
+        With ``may_hold``, a send answering one of several queued messages may be held."""
         just_yielded = self._inbound.claim_just_got()
-        await self._writer.write(queue_frame, *args, hub_mark=hub_mark, just_yielded=just_yielded)
+        await self._writer.write(
+            queue_frame,
+            *args,
+            hub_mark=hub_mark,
+            just_yielded=just_yielded,
+            in_burst=may_hold and just_yielded and len(self._inbound) > 0,
+        )
 
     async def _close_transport(self) -> None:
         if self._transport_closed:

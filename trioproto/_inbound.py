@@ -12,6 +12,10 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
 * **Catch-up before a failure.** :meth:`InboundQueue.wait_caught_up` lets the reader wait, before
   failing the connection for the peer's violation, until the handler asks for the message after
   the ones already queued (RFC 6455 §7.1.7 allows answering them first).
+* **Bursts.** :attr:`InboundQueue.taking` tells whether a getter has found a message and takes it
+  once scheduled, and ``before_park`` runs when a getter is about to wait on the empty queue
+  (parked or pulling): the writer holds the answers of a burst of messages until then (see
+  ``trioproto._writer``).
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
 * **Pull mode.** While the connection's reader has lent its reading duty (see
@@ -62,7 +66,9 @@ class InboundQueue:
         "_max_queued",
         "_messages",
         "_room",
+        "before_park",
         "reader",
+        "taking",
     )
 
     def __init__(self, max_queued: int, end_error: Callable[[], BaseException]) -> None:
@@ -79,6 +85,11 @@ class InboundQueue:
         self._just_got: trio.lowlevel.Task | None = None
         #: The connection's reader, once it exists: getters pull through it.
         self.reader: Puller | None = None
+        #: A get() found a message and takes it once scheduled (it is at its checkpoint).
+        self.taking = False
+        #: Called when a get() is about to wait on the empty queue, parked or pulling (the
+        #: writer's flush of held frames).
+        self.before_park: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return 0 if self._messages is None else len(self._messages)
@@ -94,7 +105,11 @@ class InboundQueue:
             BaseException: what ``end_error`` builds, once finished and drained.
         """
         if self._messages:
-            await trio.lowlevel.checkpoint()
+            self.taking = True
+            try:
+                await trio.lowlevel.checkpoint()
+            finally:
+                self.taking = False
         # Parking and pulling are checkpoints too, so a message that arrives meanwhile is taken
         # at once.
         while not (messages := self._messages):
@@ -103,6 +118,8 @@ class InboundQueue:
                 raise self._end_error()
             if self._caught_up is not None:
                 self._caught_up.set()
+            if self.before_park is not None:
+                self.before_park()
             reader = self.reader
             if reader is not None and reader.lent and not reader.pulling:
                 pulled = await reader.pull()

@@ -19,6 +19,19 @@ writes the hub messages queued before it was called (sequence marks), so the pee
 and hub messages in the order they were issued; the flusher hands the lock to a waiting writer
 between frames. No queued message is written inside a fragmented message (RFC 6455 §5.4) nor
 after a close frame (RFC 6455 §5.5.1): those are discarded.
+
+Bursts: when a handler answers a message while more received messages wait in the inbound
+queue, it will be back for the next one at once, so its answer is *held* (no system call) and
+goes out with the next write: the send that finds the queue empty writes every held frame with
+its own in one system call. Only on the plain socket transport, and while at most
+:data:`HOLD_LIMIT` bytes are held. Whoever writes next (a pong, a ping, a close, the hub's
+flusher) writes the held frames first, so they keep their place; and no frame is held while a
+control frame or a hub message waits (that send writes them all), so none waits behind one.
+Two things end a hold without a send: a ``receive()`` about to park on an empty queue writes
+the held frames without waiting (:meth:`Writer.flush_held_nowait`; a task writes what the
+socket did not take), and the run's :class:`~trioproto._hold_watch.HoldWatch` writes them as
+soon as the handler, mid-burst, yields anywhere but at the start of its next ``receive()`` (it
+sleeps, waits on something else).
 """
 
 from __future__ import annotations
@@ -29,12 +42,18 @@ import trio
 
 from ._closed import ConnectionClosed
 from ._exceptions import LocalProtocolError
+from ._hold_watch import HoldWatch, hold_watch
+from ._inbound import InboundQueue
 from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 
-__all__ = ["Writer"]
+__all__ = ["HOLD_LIMIT", "Writer"]
+
+#: At most this many bytes of a burst's answers are held before they are written (then the
+#: send that went over writes them all, and a peer that does not read pushes back as ever).
+HOLD_LIMIT = 64 * 1024
 
 
 class Writer:
@@ -45,6 +64,7 @@ class Writer:
         codec: the connection's codec (frames are queued there, then written here).
         nursery: where the flusher and a policy close run (the connection's nursery).
         outbox: the send buffer for hub messages; ``None`` on client connections.
+        inbound: the connection's inbound queue (whether the handler is taking a message).
         lost: called when the stream breaks or a write is cancelled midway (the connection
             is over).
         fail: ``fail(code, reason)`` fails the connection (for the ``close`` policy).
@@ -57,11 +77,15 @@ class Writer:
         "_fail",
         "_flusher_started",
         "_flusher_wakeup",
+        "_held",
+        "_held_size",
+        "_inbound",
         "_lost",
         "_nursery",
         "_send_after_yield",
         "_send_nowait",
         "_stream",
+        "_watch",
         "_writers",
         "_writing",
         "hub_messages",
@@ -75,6 +99,7 @@ class Writer:
         *,
         nursery: trio.Nursery,
         outbox: Outbox | None,
+        inbound: InboundQueue,
         lost: Callable[[], None],
         fail: Callable[[int, str], Awaitable[None]],
         closed: trio.Event,
@@ -83,6 +108,7 @@ class Writer:
         self._codec = codec
         self._nursery = nursery
         self.outbox = outbox
+        self._inbound = inbound
         self._lost = lost
         self._fail = fail
         self._closed = closed
@@ -99,6 +125,11 @@ class Writer:
         )
         self._flusher_started = False
         self._flusher_wakeup: trio.Event | None = None
+        # The frames of a burst held for a later write, their size, and the run's watch over
+        # them (looked up on the first hold).
+        self._held: list[bytes] | None = None
+        self._held_size = 0
+        self._watch: HoldWatch | None = None
         #: Hub messages written or queued.
         self.hub_messages = 0
 
@@ -117,6 +148,7 @@ class Writer:
         *args: object,
         hub_mark: int = 0,
         just_yielded: bool = False,
+        in_burst: bool = False,
     ) -> None:
         """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
         codec has queued, holding the FIFO lock. Hub messages queued before ``hub_mark`` are
@@ -125,7 +157,17 @@ class Writer:
         ``just_yielded``: the caller has just passed a schedule point (in ``receive()``), so
         the first chunk goes out without yielding again: an echo then costs one trip through
         the scheduler instead of two. Every write is still a cancellation point.
+
+        ``in_burst``: the caller has just taken a message and more are queued; its frame may
+        then be held for a later write (see the module docstring).
         """
+        queued = False
+        if in_burst and self._may_hold():
+            await trio.lowlevel.checkpoint_if_cancelled()  # no schedule point: the lock stays free
+            self._queue(queue_frame, args)
+            if self._hold():
+                return
+            queued = True  # too much is held: write it all now
         if self._writing:
             await self._wait_for_lock()
             just_yielded = True
@@ -135,15 +177,9 @@ class Writer:
             outbox = self.outbox
             if outbox is not None and outbox.pending:
                 await self._write_queued(outbox, hub_mark)
-            codec = self._codec
-            if queue_frame is not None:
-                try:
-                    queue_frame(*args)  # type: ignore[operator]
-                except LocalProtocolError:
-                    if codec.state is not State.OPEN:
-                        raise ConnectionClosed(codec.close_sent, codec.close_received) from None
-                    raise
-            while data := codec.data_to_send():
+            if not queued:
+                self._queue(queue_frame, args)
+            while data := self._take_output():
                 await self._send(data, nowait_first=just_yielded)
                 just_yielded = False
         finally:
@@ -162,6 +198,7 @@ class Writer:
             and not self._writing
             and not outbox.pending
             and not codec.has_data_to_send
+            and not self._held
             and not codec.sending_fragments
         ):
             try:
@@ -186,6 +223,35 @@ class Writer:
             self._nursery.start_soon(self._fail, policy.close_code, policy.close_reason)
         return False
 
+    def flush_held_nowait(self) -> None:
+        """Write the held frames without waiting (the handler is about to park in
+        ``receive()``): what the socket does not take now, a task of the connection writes,
+        holding the lock."""
+        send_nowait = self._send_nowait
+        if self._writing or not self._held or send_nowait is None:
+            return
+        data = self._take_output()
+        try:
+            sent = send_nowait(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._codec.receive_eof()
+            self._lost()
+            return
+        if sent < len(data):
+            self._writing = True  # the lock passes to the task that writes the rest
+            self._nursery.start_soon(self._write_rest, memoryview(data)[sent:])
+
+    def check_held(self) -> bool:
+        """For the :class:`~trioproto._hold_watch.HoldWatch`, once the handler has yielded:
+        keep holding while it is about to take its next queued message, else write the held
+        frames now. Whether frames are still held."""
+        if self._writing or not self._held or self._closed.is_set():
+            return False  # nothing held (a writer took them along), or the end
+        if self._inbound.taking:
+            return True
+        self.flush_held_nowait()
+        return False
+
     def fragmented_message_sent(self) -> None:
         """The final frame of a fragmented message is out: hub messages may follow."""
         if self.outbox is not None and self.outbox.queued:
@@ -204,6 +270,74 @@ class Writer:
             self._flusher_wakeup.set()
 
     # ------------------------------------------------------------- internals
+
+    def _queue(self, queue_frame: object, args: tuple[object, ...]) -> None:
+        """Run ``queue_frame(*args)`` on the codec (unless None)."""
+        if queue_frame is None:
+            return
+        codec = self._codec
+        try:
+            queue_frame(*args)  # type: ignore[operator]
+        except LocalProtocolError:
+            if codec.state is not State.OPEN:
+                raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+            raise
+
+    def _may_hold(self) -> bool:
+        """Whether a burst's frame may be held now: the lock is free and nobody waits for it,
+        no control frame or hub message waits, and the transport can write held frames
+        without waiting."""
+        outbox = self.outbox
+        codec = self._codec
+        return (
+            not self._writing
+            and self._send_nowait is not None
+            and (outbox is None or not outbox.pending)
+            and not codec.has_data_to_send
+            and not codec.sending_fragments
+        )
+
+    def _hold(self) -> bool:
+        """Move the frame just queued to the held frames; whether they may stay held (less
+        than :data:`HOLD_LIMIT` bytes), and if so have the run's watch look at them."""
+        frame = self._codec.data_to_send()
+        held = self._held
+        if held is None:
+            held = self._held = []
+        held.append(frame)
+        self._held_size += len(frame)
+        if self._held_size > HOLD_LIMIT:
+            return False
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = hold_watch()
+        watch.watch(self)
+        return True
+
+    def _take_output(self) -> bytes:
+        """Take the held frames, then what the codec has queued, as one chunk."""
+        data = self._codec.data_to_send()
+        held = self._held
+        if not held:
+            return data
+        self._held = None
+        self._held_size = 0
+        if data:
+            held.append(data)
+        return held[0] if len(held) == 1 else b"".join(held)
+
+    async def _write_rest(self, rest: memoryview) -> None:
+        """Holding the lock (handed over by :meth:`flush_held_nowait`): write the rest of the
+        held frames, then what the codec has queued meanwhile. A failure has ended the
+        connection (the handler's next call raises :class:`ConnectionClosed`)."""
+        try:
+            await self._send(rest)
+            while data := self._take_output():
+                await self._send(data)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._release()
 
     async def _wait_for_lock(self) -> None:
         """Park until the holder hands the lock over (ownership passes in :meth:`_release`)."""
@@ -276,8 +410,8 @@ class Writer:
             partial = outbox.take_partial()
             if partial is not None:
                 await self._send(partial)
-            if codec.has_data_to_send:  # pong or close: never behind queued data
-                await self._send(codec.data_to_send())
+            if self._held or codec.has_data_to_send:  # pong or close: never behind queued data
+                await self._send(self._take_output())
             if codec.state is not State.OPEN:
                 outbox.discard()  # nothing may follow a close frame (RFC 6455 §5.5.1)
                 return

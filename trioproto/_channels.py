@@ -90,7 +90,8 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         self._closed = False
 
     async def send(self, value: str | bytes) -> None:
-        """Send one message; returns once its frame is handed to the transport.
+        """Send one message; returns once its frame is handed to the transport (or held for
+        the next write, mid-burst: see :meth:`WebSocket.send`).
 
         Raises:
             ConnectionClosed: the connection is closing or closed.

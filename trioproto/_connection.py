@@ -205,10 +205,18 @@ class WebSocket:
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
 
-        Returns once the frame is handed to the transport. Cancelling a send that is under
-        way aborts the connection: the frame may be partly written, and with compression even
-        an unwritten frame has advanced the shared compression context. Put deadlines around
-        whole conversations, not single sends.
+        Returns once the frame is handed to the transport, or held for the next write when
+        more received messages wait in :attr:`inbound` (this task has just taken one of them):
+        the send that finds the queue empty then writes every held frame with its own in one
+        system call. Held frames go out, in order, with the next write on the connection, when
+        :meth:`receive` finds the queue empty, or as soon as this task yields anywhere else;
+        at most 64 KiB are held, so a peer that does not read still pushes back (see
+        docs/topics/backpressure.md). A failure to write a held frame ends the connection: the
+        next call raises :class:`ConnectionClosed`.
+
+        Cancelling a send that is under way aborts the connection: the frame may be partly
+        written, and with compression even an unwritten frame has advanced the shared
+        compression context. Put deadlines around whole conversations, not single sends.
 
         Like every trio call it is a cancellation point. It is a schedule point too, except
         right after this task's own :meth:`receive` (which has just yielded): an echo then

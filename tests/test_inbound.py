@@ -155,3 +155,28 @@ async def test_receiver_waiting_and_wake_receiver() -> None:
         queue.put_nowait("x")
         assert not queue.receiver_waiting
     assert got == ["x"]
+
+
+async def test_before_park_runs_only_when_a_getter_is_about_to_park() -> None:
+    queue = make(4)
+    parks: list[int] = []
+    queue.before_park = lambda: parks.append(len(queue))
+    await queue.put("a")
+    assert await queue.get() == "a"
+    assert parks == []  # a message was waiting: no park
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(queue.get)
+        await trio.testing.wait_all_tasks_blocked()
+        assert parks == [0]
+        await queue.put("b")
+
+
+async def test_a_cancelled_get_stops_taking_and_leaves_the_message() -> None:
+    queue = make(4)
+    await queue.put("a")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await queue.get()  # cancelled at its checkpoint, with the message in sight
+    assert queue.taking is False
+    assert len(queue) == 1
+    assert await queue.get() == "a"

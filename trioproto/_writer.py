@@ -298,8 +298,8 @@ class Writer:
         )
 
     def _hold(self) -> bool:
-        """Move the frame just queued to the held frames; whether they may stay held (less
-        than :data:`HOLD_LIMIT` bytes), and if so have the run's watch look at them."""
+        """Move the frame just queued to the held frames; whether they may stay held (at
+        most :data:`HOLD_LIMIT` bytes), and if so have the run's watch look at them."""
         frame = self._codec.data_to_send()
         held = self._held
         if held is None:

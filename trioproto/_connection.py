@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
-from ._closed import ConnectionClosed, end_of_inbound
+from ._closed import ConnectionClosed
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
+from ._ending import ConnectionEnd
 from ._inbound import InboundQueue
 from ._outbox import BackpressurePolicy, Outbox
 from ._pings import PingTracker
@@ -43,7 +44,6 @@ from ._reader import ConnectionReader
 from ._request import WebSocketRequest
 from ._sansio._codec import Codec, State
 from ._statistics import ConnectionStatistics
-from ._transport import close_now
 from ._writer import Writer
 
 if TYPE_CHECKING:
@@ -66,12 +66,9 @@ class WebSocket:
         id: a UUID naming the connection in logs and in :meth:`Hub.send_to`.
         remote: the peer's address.
         hub: the server's :class:`~trioproto.Hub` (``None`` on client connections).
-        state: the application's own data for this connection, an empty ``dict`` at first
-            (the user a hook authenticated, a session, a room): trioproto never reads it.
-            A ``dict[str, Any]`` rather than a namespace because it says what it holds
-            (keys you can test with ``in``, ``get`` with a default) and a typed handler
-            reads a value into an annotated name with no cast:
-            ``session: Session = ws.state["session"]``.
+        state: the application's own data for this connection (what the handshake hook's
+            :class:`~trioproto.Accept` put there, a session, a room); trioproto never reads
+            it. A typed handler reads a value with no cast: ``s: Session = ws.state["s"]``.
     """
 
     # Slots: an idle server holds one of these per connection, and every byte counts there.
@@ -79,17 +76,15 @@ class WebSocket:
         "_activated",
         "_activated_event",
         "_bytes_out",
-        "_closed_event",
         "_codec",
+        "_end",
         "_inbound",
         "_messages_out",
         "_opened_at",
         "_pings",
         "_reader",
         "_reader_started",
-        "_stream",
         "_timeouts",
-        "_transport_closed",
         "_writer",
         "hub",
         "id",
@@ -115,7 +110,6 @@ class WebSocket:
         hub: BaseHub[WebSocket] | None = None,
         outbox: Outbox | None = None,
     ) -> None:
-        self._stream = stream
         self._codec = codec
         self.request = request
         self.subprotocol = subprotocol
@@ -123,23 +117,23 @@ class WebSocket:
         self.id = uuid.uuid4()
         self.state: dict[str, Any] = {}
         self._timeouts = timeouts
-        self._inbound = InboundQueue(limits.max_queued_messages, self._end_of_inbound)
-        self._pings = PingTracker()
+        end = self._end = ConnectionEnd(stream, codec)
+        self._inbound = end.inbound = InboundQueue(limits.max_queued_messages, end.end_of_inbound)
+        self._pings = end.pings = PingTracker()
         self._activated = False
         self._activated_event: trio.Event | None = None  # made only for wait_activated()
-        self._closed_event = trio.Event()
         self.hub = hub
         if outbox is not None:
             outbox.name = self.id
-        self._writer = Writer(
+        self._writer = end.writer = Writer(
             stream,
             codec,
             nursery=nursery,
             outbox=outbox,
             inbound=self._inbound,
-            lost=self._mark_closed,
+            lost=end.announce,
             fail=self.fail,
-            closed=self._closed_event,
+            closed=end.event,
         )
         self._inbound.before_park = self._writer.flush_held_nowait
         self._reader = ConnectionReader(
@@ -149,12 +143,11 @@ class WebSocket:
             self._pings,
             nursery=nursery,
             close_timeout=timeouts.close,
-            flush=self._flush,
-            mark_closed=self._mark_closed,
-            close_transport=self._close_transport,
+            flush=self._writer.flush,
+            mark_closed=end.announce,
+            close_transport=end.close_transport,
         )
         self._reader_started = False
-        self._transport_closed = False
         self._messages_out = self._bytes_out = 0
         self._opened_at = time.time()
         self.inbound = MessageReceiveChannel(self._inbound, self.close)
@@ -173,7 +166,7 @@ class WebSocket:
         self._activated = True
         if self._activated_event is not None:
             self._activated_event.set()
-        if not self._closed_event.is_set():
+        if not self._end.event.is_set():
             self._reader_started = True
             self._reader.start()
 
@@ -194,33 +187,23 @@ class WebSocket:
     @property
     def closed(self) -> ConnectionClosed | None:
         """``None`` while open; afterwards, a :class:`ConnectionClosed` describing the end."""
-        if not self._closed_event.is_set():
-            return None
-        return ConnectionClosed(self._codec.close_sent, self._codec.close_received)
+        return self._end.closed
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended (close handshake done or transport lost)."""
-        await self._closed_event.wait()
+        await self._end.event.wait()
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
 
-        Returns once the frame is handed to the transport, or held for the next write when
-        more received messages wait in :attr:`inbound` (this task has just taken one of them):
-        the send that finds the queue empty then writes every held frame with its own in one
-        system call. Held frames go out, in order, with the next write on the connection, when
-        :meth:`receive` finds the queue empty, or as soon as this task yields anywhere else;
-        at most 64 KiB are held, so a peer that does not read still pushes back (see
-        docs/topics/backpressure.md). A failure to write a held frame ends the connection: the
-        next call raises :class:`ConnectionClosed`.
-
-        Cancelling a send that is under way aborts the connection: the frame may be partly
-        written, and with compression even an unwritten frame has advanced the shared
-        compression context. Put deadlines around whole conversations, not single sends.
-
-        Like every trio call it is a cancellation point. It is a schedule point too, except
-        right after this task's own :meth:`receive` (which has just yielded): an echo then
-        costs one trip through the scheduler, not two.
+        Returns once the frame is handed to the transport; or, answering one of several
+        received messages already queued, once it is held (at most 64 KiB in all) to go out
+        with the next write, the burst's answers in one system call ("Bursts" in the
+        backpressure topic). A failed write of a held frame ends the connection: the next call
+        raises :class:`ConnectionClosed`. Cancelling a send under way aborts the connection (a
+        frame may be partly written; a compressed one has advanced the shared context): put
+        deadlines around whole conversations. It is a schedule point except right after this
+        task's own :meth:`receive`, so an echo costs one trip through the scheduler.
 
         Raises:
             ConnectionClosed: the connection is closing or closed (a
@@ -232,9 +215,8 @@ class WebSocket:
             # bytes(5) would send five NUL bytes: refuse before anything is queued.
             await trio.lowlevel.checkpoint()  # type: ignore[unreachable]  # untyped callers
             raise TypeError(f"a message is str or bytes-like, not {type(message).__name__}")
-        await self._write(
-            self._codec.send_message, message, hub_mark=self._writer.mark(), may_hold=True
-        )
+        writer = self._writer
+        await writer.write(self._codec.send_message, message, hub_mark=writer.mark(), may_hold=True)
         self._messages_out += 1
         self._bytes_out += len(message)
 
@@ -244,7 +226,8 @@ class WebSocket:
 
     async def send_fragment(self, data: str | bytes, *, final: bool) -> None:
         """Send one fragment of a message too large to hold at once (RFC 6455 §5.4)."""
-        await self._write(self._codec.send_fragment, data, final, hub_mark=self._writer.mark())
+        writer = self._writer
+        await writer.write(self._codec.send_fragment, data, final, hub_mark=writer.mark())
         if final:
             self._messages_out += 1
             self._writer.fragmented_message_sent()
@@ -263,9 +246,9 @@ class WebSocket:
             payload = os.urandom(4)
         pending, unsent = self._pings.expect(payload)
         if unsent:
-            await self._write(self._codec.send_ping, payload)
+            await self._writer.write(self._codec.send_ping, payload)
         if not await self._pings.wait(pending):
-            raise ConnectionClosed(self._codec.close_sent, self._codec.close_received)
+            raise self._end.error()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Orderly shutdown: the closing handshake of RFC 6455 §7.1.2.
@@ -290,12 +273,12 @@ class WebSocket:
                 self._writer.discard_queued()
                 self._inbound.stop()
                 with contextlib.suppress(ConnectionClosed):
-                    await self._write(None)
+                    await self._writer.flush()
                 self.activate()  # the peer's close frame must be read
-            await self._closed_event.wait()
+            await self._end.event.wait()
             if self._reader_started:
                 await self._reader.wait_done()  # it may still be sending the close frame
-        await self._close_transport()
+        await self._end.close_transport()
 
     async def aclose(self) -> None:
         """Close with 1000 (normal closure); the same as ``close()``."""
@@ -303,7 +286,7 @@ class WebSocket:
 
     async def abort(self) -> None:
         """Drop the transport now, without a closing handshake (close code 1006)."""
-        await self._close_transport()
+        await self._end.close_transport()
 
     async def fail(self, code: int, reason: str = "") -> None:
         """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame with ``code``
@@ -312,10 +295,10 @@ class WebSocket:
         self._writer.discard_queued()
         try:
             with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-                await self._write(None)
+                await self._writer.flush()
         except ConnectionClosed:
             pass
-        await self._close_transport()
+        await self._end.close_transport()
 
     def statistics(self) -> ConnectionStatistics:
         """Counters and state of this connection."""
@@ -373,49 +356,3 @@ class WebSocket:
         """Take a hub message without waiting (see :meth:`Writer.deliver`); ``policy`` is the
         subscription's, ``None`` for the server's. Whether it was written or queued."""
         return self._writer.deliver(message.frame_for(self._codec.compression), policy)
-
-    # ------------------------------------------------------------ the end
-
-    def _end_of_inbound(self) -> BaseException:
-        """What ``inbound`` raises once drained after the end (see :func:`end_of_inbound`)."""
-        return end_of_inbound(self._codec.close_sent, self._codec.close_received)
-
-    def _mark_closed(self) -> None:
-        if self._closed_event.is_set():
-            return
-        self._closed_event.set()
-        self._inbound.finish()
-        self._pings.release_all()
-        self._writer.stop()
-
-    # -------------------------------------------------------------- writes
-
-    async def _flush(self, only_if_idle: bool) -> None:
-        """Write what the codec has queued; with ``only_if_idle``, leave it to the task that
-        holds the write lock (it writes until the codec has nothing left)."""
-        if only_if_idle and self._writer.busy:
-            return
-        await self._write(None)
-
-    async def _write(
-        self, queue_frame: object, *args: object, hub_mark: int = 0, may_hold: bool = False
-    ) -> None:
-        """Queue a frame with ``queue_frame(*args)`` and write it (see :meth:`Writer.write`).
-        With ``may_hold``, a send answering one of several queued messages may be held."""
-        just_yielded = self._inbound.claim_just_got()
-        await self._writer.write(
-            queue_frame,
-            *args,
-            hub_mark=hub_mark,
-            just_yielded=just_yielded,
-            in_burst=may_hold and just_yielded and len(self._inbound) > 0,
-        )
-
-    async def _close_transport(self) -> None:
-        if self._transport_closed:
-            return
-        self._transport_closed = True
-        if self._codec.state is not State.CLOSED:
-            self._codec.receive_eof()
-        self._mark_closed()
-        await close_now(self._stream)

@@ -133,10 +133,13 @@ class Writer:
         #: Hub messages written or queued.
         self.hub_messages = 0
 
-    @property
-    def busy(self) -> bool:
-        """Whether a writer holds the lock (it will also write what the codec has queued)."""
-        return self._writing
+    async def flush(self, only_if_idle: bool = False) -> None:
+        """Write what the codec has queued (a pong, a close frame); with ``only_if_idle``,
+        leave it to the task that holds the lock (it writes until the codec has nothing
+        left)."""
+        if only_if_idle and self._writing:
+            return
+        await self.write(None)
 
     def mark(self) -> int:
         """Where a send issued now stands among queued hub messages: it goes after those."""
@@ -147,20 +150,21 @@ class Writer:
         queue_frame: object,
         *args: object,
         hub_mark: int = 0,
-        just_yielded: bool = False,
-        in_burst: bool = False,
+        may_hold: bool = False,
     ) -> None:
         """Run ``queue_frame(*args)`` on the codec (unless None), then write everything the
         codec has queued, holding the FIFO lock. Hub messages queued before ``hub_mark`` are
         written first (a data send passes its :meth:`mark`; control frames pass 0).
 
-        ``just_yielded``: the caller has just passed a schedule point (in ``receive()``), so
-        the first chunk goes out without yielding again: an echo then costs one trip through
-        the scheduler instead of two. Every write is still a cancellation point.
-
-        ``in_burst``: the caller has just taken a message and more are queued; its frame may
-        then be held for a later write (see the module docstring).
+        When the calling task has just taken a message from the inbound queue (it has just
+        passed a schedule point in ``receive()``), the first chunk goes out without yielding
+        again: an echo then costs one trip through the scheduler instead of two. Every write
+        is still a cancellation point. With ``may_hold`` (a data message), if more received
+        messages are queued, the frame may be held for a later write (see the module
+        docstring).
         """
+        just_yielded = self._inbound.claim_just_got()
+        in_burst = may_hold and just_yielded and len(self._inbound) > 0
         queued = False
         if in_burst and self._may_hold():
             await trio.lowlevel.checkpoint_if_cancelled()  # no schedule point: the lock stays free

@@ -1,8 +1,9 @@
 """Which worker of a multi-process server this process is, for the parts that care.
 
-Layer 0: no trio import. The supervisor gives each worker a :class:`WorkerContext`; the worker
-sets it (:data:`current_worker`) before it starts its server, so every task of that server
-sees it. Outside a worker (a single-process server, a test) there is none.
+No trio import at run time (the server type it names is for type checking only). The
+supervisor gives each worker a :class:`WorkerContext`; the worker sets it
+(:data:`current_worker`) before it starts its server, so every task of that server sees it.
+Outside a worker (a single-process server, a test) there is none.
 
 An HTTP handler of the app that also has to work while nobody calls it (the metrics endpoint
 sharing its figures with the other workers) implements :class:`RunsInWorker`: the worker runs

@@ -46,9 +46,8 @@ from ._transport import SocketTransport
 
 __all__ = ["RECEIVE_SIZE", "ConnectionReader"]
 
-#: Bytes asked of the stream per read: a TLS stream returns that much plaintext at once, so
-#: large messages take few reads. The plain socket transport takes at most 64 KiB per system
-#: call whatever is asked (a larger buffer costs more than the extra reads save).
+#: Bytes asked of the stream per read: large messages take few reads (a TLS stream returns
+#: that much plaintext at once too).
 RECEIVE_SIZE = 256 * 1024
 
 

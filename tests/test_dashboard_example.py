@@ -6,8 +6,11 @@ Chromium is driven over its DevTools protocol, itself a WebSocket, with trioprot
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -100,7 +103,9 @@ class DevTools:
 async def open_page(url: str) -> AsyncIterator[DevTools]:
     """Start headless Chromium with a DevTools port on 127.0.0.1, open ``url`` in a page."""
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile when the browser is killed:
+    # the whole process group is killed, and a late write must not fail the test.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = await trio.lowlevel.open_process(
             [
                 CHROMIUM,
@@ -118,6 +123,7 @@ async def open_page(url: str) -> AsyncIterator[DevTools]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         try:
             endpoint = await _devtools_endpoint(process)
@@ -138,7 +144,8 @@ async def open_page(url: str) -> AsyncIterator[DevTools]:
                 )
                 yield DevTools(browser, attached["sessionId"])
         finally:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             with trio.move_on_after(10):
                 await process.wait()
 

@@ -69,17 +69,6 @@ async def redis() -> AsyncIterator[RedisProcess]:
         yield server
 
 
-async def _numsub(redis: RedisProcess, channel: str) -> int:
-    """Subscribers of ``channel`` as Redis counts them (PUBSUB NUMSUB)."""
-    stream = await trio.open_tcp_stream("127.0.0.1", redis.port)
-    async with stream:
-        await stream.send_all(f"PUBSUB NUMSUB {channel}\r\n".encode())
-        reply = b""
-        while reply.count(b"\r\n") < 4:  # *2, $N, the channel, :count
-            reply += await stream.receive_some()
-    return int(reply.split(b"\r\n")[3].lstrip(b":"))
-
-
 async def _until(condition: Any, seconds: float = 10) -> None:
     """Poll ``condition`` (state in Redis or in another thread: nothing to wait on) until true."""
     with trio.fail_after(seconds):
@@ -93,7 +82,7 @@ async def test_publish_reaches_a_subscribed_node_once_and_never_its_origin(
     async with node(redis.url, NODE_A) as a, node(redis.url, NODE_B) as b:
         a.backplane.subscribe("room")
         b.backplane.subscribe("room")
-        await _until(lambda: _is(_numsub(redis, "trioproto:topic:room"), 2))
+        await _until(lambda: _is(redis.subscribers("trioproto:topic:room"), 2))
         await b.publish(Kind.PUBLISH, "room", "héllo".encode(), text=True)
         await a.publish(Kind.PUBLISH, "room", b"\x00\xff")
         [from_b] = await a.wait_for(1)
@@ -123,7 +112,7 @@ async def test_broadcast_and_send_to_reach_nodes_without_subscriptions(
 async def test_order_per_publisher_and_topic_is_kept(redis: RedisProcess) -> None:
     async with node(redis.url, NODE_A) as a, node(redis.url, NODE_B) as b:
         a.backplane.subscribe("ticks")
-        await _until(lambda: _is(_numsub(redis, "trioproto:topic:ticks"), 1))
+        await _until(lambda: _is(redis.subscribers("trioproto:topic:ticks"), 1))
         for number in range(300):
             await b.publish(Kind.PUBLISH, "ticks", str(number).encode(), text=True)
         delivered = await a.wait_for(300)
@@ -133,11 +122,11 @@ async def test_order_per_publisher_and_topic_is_kept(redis: RedisProcess) -> Non
 async def test_subscribed_to_a_topic_only_while_the_hub_wants_it(redis: RedisProcess) -> None:
     async with node(redis.url, NODE_A) as a, node(redis.url, NODE_B) as b:
         channel = "trioproto:topic:news"
-        assert await _numsub(redis, channel) == 0
+        assert await redis.subscribers(channel) == 0
         a.backplane.subscribe("news")
-        await _until(lambda: _is(_numsub(redis, channel), 1))
+        await _until(lambda: _is(redis.subscribers(channel), 1))
         a.backplane.unsubscribe("news")
-        await _until(lambda: _is(_numsub(redis, channel), 0))
+        await _until(lambda: _is(redis.subscribers(channel), 0))
         await b.publish(Kind.PUBLISH, "news", b"nobody listens")
         await b.publish(Kind.BROADCAST, "", b"but this arrives")
         assert [envelope.payload for envelope in await a.wait_for(1)] == [b"but this arrives"]
@@ -148,11 +137,11 @@ async def test_subscribed_to_a_topic_only_while_the_hub_wants_it(redis: RedisPro
 async def test_client_kill_pubsub_reconnects_and_resubscribes(redis: RedisProcess) -> None:
     async with node(redis.url, NODE_A) as a, node(redis.url, NODE_B) as b:
         a.backplane.subscribe("room")
-        await _until(lambda: _is(_numsub(redis, "trioproto:topic:room"), 1))
+        await _until(lambda: _is(redis.subscribers("trioproto:topic:room"), 1))
         killed = await redis.command("CLIENT", "KILL", "TYPE", "pubsub")
         assert killed == b":2"
         started = trio.current_time()
-        await _until(lambda: _is(_numsub(redis, "trioproto:topic:room"), 1), seconds=5)
+        await _until(lambda: _is(redis.subscribers("trioproto:topic:room"), 1), seconds=5)
         await _deliver_again(b, a, b"after the kill")
         assert trio.current_time() - started < 5
         assert a.backplane.statistics().outages == 1
@@ -164,7 +153,7 @@ async def test_full_restart_fails_publishes_fast_then_recovers(
 ) -> None:
     async with node(redis.url, NODE_A) as a, node(redis.url, NODE_B) as b:
         a.backplane.subscribe("room")
-        await _until(lambda: _is(_numsub(redis, "trioproto:topic:room"), 1))
+        await _until(lambda: _is(redis.subscribers("trioproto:topic:room"), 1))
         await redis.stop()
         await _until(lambda: _not_connected(b))
         for _ in range(50):

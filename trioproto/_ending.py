@@ -53,9 +53,7 @@ class ConnectionEnd:
     @property
     def closed(self) -> ConnectionClosed | None:
         """``None`` before the end; afterwards, a :class:`ConnectionClosed` describing it."""
-        if not self.event.is_set():
-            return None
-        return ConnectionClosed(self._codec.close_sent, self._codec.close_received)
+        return self.error() if self.event.is_set() else None
 
     def error(self) -> ConnectionClosed:
         """The :class:`ConnectionClosed` an operation raises now that the connection is (or

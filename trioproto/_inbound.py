@@ -171,12 +171,8 @@ class InboundQueue:
 
     async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
         """Queue ``message``; with ``push_back``, wait while the queue is full."""
-        messages = self._messages
-        if messages is None:
-            messages = self._messages = deque()
-        messages.append(message)
-        self._getters.unpark()
-        if push_back and len(messages) >= self._max_queued:
+        self.put_nowait(message)
+        if push_back and len(self) >= self._max_queued:
             room = self._room = trio.Event()
             await room.wait()
 

@@ -75,10 +75,15 @@ def _checkout_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
 
 
-async def start_program(*args: str) -> tuple[trio.Process, str]:
-    """Start ``python ARGS`` in the repository root; return it and the URL it prints."""
+async def start_program(*args: str, capture_stderr: bool = False) -> tuple[trio.Process, str]:
+    """Start ``python ARGS`` in the repository root; return it and the URL it prints. With
+    ``capture_stderr``, ``process.stderr`` is a pipe the caller reads."""
     process = await trio.lowlevel.open_process(
-        [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, env=_checkout_env()
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if capture_stderr else None,
+        env=_checkout_env(),
     )
     assert process.stdout is not None
     buffer = b""

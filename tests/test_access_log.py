@@ -6,15 +6,12 @@ import io
 import json
 import logging
 import re
-import signal
-import subprocess
-import sys
 
 import pytest
 import trio
 
 import trioproto
-from helpers import ROOT, StartServer, ws_url
+from helpers import ROOT, StartServer, start_program, stop_program, ws_url
 
 
 def make_router() -> trioproto.Router:
@@ -152,22 +149,14 @@ async def test_off_by_default(start_server: StartServer, caplog: pytest.LogCaptu
 
 
 async def test_command_line_access_log_flag() -> None:
-    command = ["-m", "trioproto", "serve", "examples.echo:registry", "--port", "0", "--access-log"]
-    process = await trio.lowlevel.open_process(
-        [sys.executable, *command],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert process.stdout is not None
+    process, url = await start_program(
+        "-m", "trioproto", "serve", "examples.echo:registry", "--port", "0", "--access-log",
+        capture_stderr=True,
+    )  # fmt: skip
     assert process.stderr is not None
     errors = b""
     try:
         with trio.fail_after(20):
-            line = b""
-            while not line.endswith(b"\n"):
-                line += await process.stdout.receive_some(1)
-            url = line.decode().strip().removeprefix("serving on ")
             async with trioproto.open_websocket(url) as ws:
                 await ws.send("one")
                 assert await ws.receive() == "one"
@@ -176,9 +165,7 @@ async def test_command_line_access_log_flag() -> None:
                 assert chunk, errors
                 errors += chunk
     finally:
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            await process.wait()
+        await stop_program(process)
     [line] = [text for text in errors.decode().splitlines() if "trioproto.access" in text]
     assert "INFO" in line
     assert "in=1/3B out=1/3B" in line

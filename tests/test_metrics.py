@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-
 import pytest
 import trio
 
 import trioproto
-from helpers import ROOT, StartServer, ws_url
+from helpers import ROOT, StartServer, start_program, stop_program, ws_url
 from metrics_helpers import parse, scrape
 from trioproto.metrics import ServerCollector, add_metrics_route
 
@@ -145,37 +141,19 @@ async def test_more_sources_add_families(start_server: StartServer) -> None:
 
 
 async def test_command_line_metrics_flag() -> None:
-    process = await trio.lowlevel.open_process(
-        [
-            sys.executable,
-            "-m",
-            "trioproto",
-            "serve",
-            "examples.echo:registry",
-            "--port",
-            "0",
-            "--metrics",
-            "/metrics",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
+    process, url = await start_program(
+        "-m", "trioproto", "serve", "examples.echo:registry", "--port", "0",
+        "--metrics", "/metrics",
+    )  # fmt: skip
     try:
-        assert process.stdout is not None
         with trio.fail_after(20):
-            line = b""
-            while not line.endswith(b"\n"):
-                line += await process.stdout.receive_some(1)
-            url = line.decode().strip().removeprefix("serving on ")
             async with trioproto.open_websocket(url) as ws:
                 await ws.send("one")
                 assert await ws.receive() == "one"
             port = int(url.rstrip("/").rsplit(":", 1)[1])
             status, _, body = await scrape(port)
     finally:
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            await process.wait()
+        await stop_program(process)
     assert status == 200
     assert parse(body)[("trioproto_messages_total", (("direction", "received"),))] >= 1
 

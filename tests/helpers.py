@@ -61,6 +61,26 @@ def ws_url(server: trioproto.WebSocketServer, path: str = "/") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 
 
+async def connect_hub_client(
+    nursery: trio.Nursery, server: trioproto.WebSocketServer, path: str, *, stalled: bool
+) -> trioproto.WebSocket:
+    """A client of ``server`` that queues one message at most. A ``stalled`` one also has a
+    4 KiB receive buffer, so once it stops reading the server's writes to it soon stop going
+    through (the hub's backpressure tests)."""
+    stream = None
+    if stalled:
+        sock = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_STREAM)
+        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
+        await sock.connect(("127.0.0.1", server.port))
+        stream = trio.SocketStream(sock)
+    return await trioproto.connect_websocket(
+        nursery,
+        ws_url(server, path),
+        stream=stream,
+        limits=trioproto.Limits(max_queued_messages=1),
+    )
+
+
 def transport_pair() -> tuple[SocketTransport, SocketTransport]:
     """The two ends of a connected Unix socket pair, as the server's socket transport."""
     left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket as stdlib_socket
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,7 +11,7 @@ import pytest
 import trio
 
 import trioproto
-from helpers import StartServer, ws_url
+from helpers import StartServer, connect_hub_client, ws_url
 
 NO_COMPRESSION = {"compression": None}
 
@@ -46,18 +45,7 @@ async def client(
     one message waits for it, so the server's writes to it soon stop going through.
     """
     async with trio.open_nursery() as nursery:
-        stream = None
-        if stalled:
-            sock = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_STREAM)
-            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
-            await sock.connect(("127.0.0.1", server.port))
-            stream = trio.SocketStream(sock)
-        ws = await trioproto.connect_websocket(
-            nursery,
-            ws_url(server, path),
-            stream=stream,
-            limits=trioproto.Limits(max_queued_messages=1),
-        )
+        ws = await connect_hub_client(nursery, server, path, stalled=stalled)
         ready = await ws.receive()
         assert isinstance(ready, str)
         yield ws, uuid.UUID(ready.removeprefix("ready "))

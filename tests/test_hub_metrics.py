@@ -3,7 +3,6 @@ real socket after real hub traffic (and, for the backplane, a real valkey-server
 
 from __future__ import annotations
 
-import socket as stdlib_socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,7 @@ import trio
 from redis_process import redis_server
 
 import trioproto
-from helpers import StartServer, ws_url
+from helpers import StartServer, connect_hub_client
 from metrics_helpers import Samples, parse, scrape
 from trioproto.metrics import add_metrics_route
 
@@ -25,7 +24,6 @@ def subscribing_app() -> trioproto.Router:
 
     @registry.handler(None)
     async def subscriber(ws: trioproto.WebSocket) -> None:
-        assert ws.request is not None
         query = ws.request.query
         for topic in query.get("topic", []):
             await ws.subscribe(topic, policy=query.get("policy", [None])[0])
@@ -43,18 +41,7 @@ async def subscriber(
     """A client subscribed as ``path`` says. A ``stalled`` one has a 4 KiB receive buffer and
     queues one message at most, so the server's writes to it soon stop going through."""
     async with trio.open_nursery() as nursery:
-        stream = None
-        if stalled:
-            sock = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_STREAM)
-            sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
-            await sock.connect(("127.0.0.1", server.port))
-            stream = trio.SocketStream(sock)
-        ws = await trioproto.connect_websocket(
-            nursery,
-            ws_url(server, path),
-            stream=stream,
-            limits=trioproto.Limits(max_queued_messages=1),
-        )
+        ws = await connect_hub_client(nursery, server, path, stalled=stalled)
         assert await ws.receive() == "ready"
         yield ws
         await ws.abort()

@@ -5,7 +5,8 @@
 
 Theory of operation
 -------------------
-Channels (``{prefix}`` is ``channel_prefix``, ``trioproto:`` by default):
+Channels (``{prefix}`` is ``channel_prefix``, ``trioproto:`` by default; named by
+:mod:`trioproto._redis_channels`):
 
 - ``{prefix}topic:{topic}`` carries PUBLISH envelopes. A node subscribes to it only while its
   hub has a local subscriber to ``topic`` (the hub counts; :meth:`RedisBackplane.subscribe` and
@@ -49,8 +50,9 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._backplane import BackplaneStatistics, BackplaneUnavailable, Envelope, Kind
+from ._backplane import BackplaneStatistics, BackplaneUnavailable, Envelope
 from ._envelope_codec import UnsupportedEnvelope, decode_envelope, encode_envelope
+from ._redis_channels import RedisChannels
 
 if TYPE_CHECKING:
     import coredis
@@ -109,9 +111,7 @@ class RedisBackplane:
         self._max_pending = max_pending
         self._publish_timeout = publish_timeout
         self._connect_timeout = connect_timeout
-        self._broadcast_channel = f"{channel_prefix}broadcast"
-        self._direct_channel = f"{channel_prefix}direct"
-        self._topic_prefix = f"{channel_prefix}topic:"
+        self._channels = RedisChannels(channel_prefix)
         #: Topics the hub wants (first local subscriber came, last did not leave yet).
         self._wanted: set[str] = set()
         self._wanted_changed = trio.Event()
@@ -171,7 +171,7 @@ class RedisBackplane:
         data = encode_envelope(envelope)
         try:
             with trio.fail_after(self._publish_timeout):
-                await client.publish(self._channel_for(envelope), data)
+                await client.publish(self._channels.for_envelope(envelope), data)
         except Exception as exc:
             if not isinstance(exc, trio.TooSlowError) and not self._lost_connection(exc):
                 raise
@@ -255,7 +255,7 @@ class RedisBackplane:
         async with self._connection() as (client, pubsub):
             applied = set(self._wanted)
             self._wanted_changed = trio.Event()
-            await _apply(pubsub, [self._topic_channel(topic) for topic in applied], [])
+            await _apply(pubsub, [self._channels.topic(topic) for topic in applied], [])
             if self._connections:
                 logger.warning("reconnected to Redis at %s", self.url)
             self._connections += 1
@@ -282,7 +282,7 @@ class RedisBackplane:
         async with client:
             await client.ping()
             pubsub = client.pubsub(
-                channels=[self._broadcast_channel, self._direct_channel],
+                channels=self._channels.fixed,
                 ignore_subscribe_messages=True,
                 retry_policy=retry.NoRetryPolicy(),
             )
@@ -306,8 +306,8 @@ class RedisBackplane:
             await self._wanted_changed.wait()
             self._wanted_changed = trio.Event()
             wanted = set(self._wanted)
-            added = [self._topic_channel(topic) for topic in wanted - applied]
-            removed = [self._topic_channel(topic) for topic in applied - wanted]
+            added = [self._channels.topic(topic) for topic in wanted - applied]
+            removed = [self._channels.topic(topic) for topic in applied - wanted]
             await _apply(pubsub, added, removed)
             applied.clear()
             applied.update(wanted)
@@ -361,16 +361,6 @@ class RedisBackplane:
             except Exception:
                 logger.exception("delivering an envelope from node %s failed", envelope.origin)
             await trio.lowlevel.checkpoint()
-
-    def _channel_for(self, envelope: Envelope) -> str:
-        if envelope.kind is Kind.PUBLISH:
-            return self._topic_channel(envelope.target)
-        if envelope.kind is Kind.BROADCAST:
-            return self._broadcast_channel
-        return self._direct_channel
-
-    def _topic_channel(self, topic: str) -> str:
-        return f"{self._topic_prefix}{topic}"
 
     def _lost_connection(self, exc: BaseException) -> bool:
         """Whether ``exc`` (or every exception in its group: coredis runs task groups) says

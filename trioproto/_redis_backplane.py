@@ -20,13 +20,14 @@ locally). Redis keeps the order of messages from one connection to one channel, 
 per publisher and topic holds; delivery across nodes is *at most once* (a message published
 while a node is disconnected never reaches it).
 
-:meth:`RedisBackplane.run` holds two connections, one to publish and one subscribed, and a
-*receive loop* moving messages into a bounded trio memory channel, from which a delivery task
-calls the hub; envelopes beyond ``max_pending`` there are dropped and counted. coredis buffers
-what it reads from the socket without a bound (and its reader parses a whole socket read at
-once, while consumers take one message per scheduling round), so the receive loop also watches
-coredis' backlog: past ``max_pending`` it counts the backlog as dropped and reconnects, which
-frees those buffers, rather than let a slow node grow without limit.
+:meth:`RedisBackplane.run` holds two connections, one to publish and one subscribed (opened by
+:mod:`trioproto._redis_connection`), and a *receive loop* moving messages into a bounded trio
+memory channel, from which a delivery task calls the hub; envelopes beyond ``max_pending`` there
+are dropped and counted. coredis buffers what it reads from the socket without a bound (and its
+reader parses a whole socket read at once, while consumers take one message per scheduling
+round), so the receive loop also watches coredis' backlog: past ``max_pending`` it counts the
+backlog as dropped and reconnects, which frees those buffers, rather than let a slow node grow
+without limit.
 
 Faults: when the subscribed connection fails (Redis restarted, the connection killed), the
 backplane marks itself disconnected, logs one warning for the outage, and reconnects with a
@@ -39,13 +40,10 @@ The reconnection is ours rather than coredis' own retry policy, so that "connect
 
 from __future__ import annotations
 
-import importlib
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import trio
@@ -53,6 +51,7 @@ import trio
 from ._backplane import BackplaneStatistics, BackplaneUnavailable, Envelope
 from ._envelope_codec import UnsupportedEnvelope, decode_envelope, encode_envelope
 from ._redis_channels import RedisChannels
+from ._redis_connection import import_coredis, lost_connection, open_connection
 
 if TYPE_CHECKING:
     import coredis
@@ -105,7 +104,7 @@ class RedisBackplane:
         _check_url(url)
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
-        self._coredis = _import_coredis()
+        import_coredis()  # fails here, with the extra to install, rather than in run()
         self.url = url
         self.channel_prefix = channel_prefix
         self._max_pending = max_pending
@@ -144,7 +143,7 @@ class RedisBackplane:
             try:
                 await self._connect_and_receive(to_deliver, task_status)
             except Exception as exc:
-                if not self._lost_connection(exc):
+                if not lost_connection(exc):
                     raise
                 if self._connections == 0:
                     unreachable = BackplaneUnavailable(
@@ -173,7 +172,7 @@ class RedisBackplane:
             with trio.fail_after(self._publish_timeout):
                 await client.publish(self._channels.for_envelope(envelope), data)
         except Exception as exc:
-            if not isinstance(exc, trio.TooSlowError) and not self._lost_connection(exc):
+            if not isinstance(exc, trio.TooSlowError) and not lost_connection(exc):
                 raise
             self._publish_failures += 1
             raise BackplaneUnavailable(
@@ -214,7 +213,7 @@ class RedisBackplane:
             try:
                 await self._connect_and_receive(to_deliver, None)
             except Exception as exc:
-                if not self._lost_connection(exc):
+                if not lost_connection(exc):
                     raise
                 if self._connections > connections:  # connected, then lost again
                     self._begin_outage(exc)
@@ -241,7 +240,7 @@ class RedisBackplane:
             await self._serve_connection(to_deliver, task_status)
         except BaseExceptionGroup as group:
             cancelled, rest = group.split(trio.Cancelled)
-            if cancelled is not None and rest is not None and self._lost_connection(rest):
+            if cancelled is not None and rest is not None and lost_connection(rest):
                 # coredis' clean-up after a cancellation writes to a connection that the same
                 # cancellation closed already: only the cancellation matters.
                 raise cancelled from None
@@ -252,7 +251,10 @@ class RedisBackplane:
         to_deliver: trio.MemorySendChannel[Envelope],
         task_status: trio.TaskStatus[None] | None,
     ) -> None:
-        async with self._connection() as (client, pubsub):
+        connection = open_connection(
+            self.url, connect_timeout=self._connect_timeout, channels=self._channels.fixed
+        )
+        async with connection as (client, pubsub):
             applied = set(self._wanted)
             self._wanted_changed = trio.Event()
             await _apply(pubsub, [self._channels.topic(topic) for topic in applied], [])
@@ -269,36 +271,6 @@ class RedisBackplane:
             except BaseException:
                 self._client = None
                 raise
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[tuple[coredis.Redis[bytes], PubSub[bytes]]]:
-        await self._probe()
-        retry = importlib.import_module("coredis.retry")
-        client = self._coredis.Redis.from_url(
-            self.url,
-            retry_policy=retry.NoRetryPolicy(),
-            connect_timeout=self._connect_timeout,
-        )
-        async with client:
-            await client.ping()
-            pubsub = client.pubsub(
-                channels=self._channels.fixed,
-                ignore_subscribe_messages=True,
-                retry_policy=retry.NoRetryPolicy(),
-            )
-            async with pubsub:
-                yield client, pubsub
-
-    async def _probe(self) -> None:
-        """Open and close a plain connection to Redis first: while Redis is down this fails
-        fast with ``OSError``, before coredis allocates a connection it would not clean up."""
-        parts = urllib.parse.urlsplit(self.url)
-        with trio.fail_after(self._connect_timeout):
-            if parts.scheme == "unix":
-                stream: trio.abc.Stream = await trio.open_unix_socket(parts.path)
-            else:
-                stream = await trio.open_tcp_stream(parts.hostname or "", parts.port or 6379)
-        await stream.aclose()
 
     async def _follow_wanted_topics(self, pubsub: PubSub[bytes], applied: set[str]) -> None:
         """Subscribe and unsubscribe as the hub's wanted topics change."""
@@ -362,23 +334,6 @@ class RedisBackplane:
                 logger.exception("delivering an envelope from node %s failed", envelope.origin)
             await trio.lowlevel.checkpoint()
 
-    def _lost_connection(self, exc: BaseException) -> bool:
-        """Whether ``exc`` (or every exception in its group: coredis runs task groups) says
-        the connection to Redis failed, was refused or timed out."""
-        if isinstance(exc, BaseExceptionGroup):
-            return all(self._lost_connection(inner) for inner in exc.exceptions)
-        errors = importlib.import_module("coredis.exceptions")
-        anyio = importlib.import_module("anyio")
-        return isinstance(
-            exc,
-            errors.ConnectionError
-            | anyio.ClosedResourceError
-            | anyio.BrokenResourceError
-            | TimeoutError
-            | trio.TooSlowError
-            | OSError,
-        )
-
 
 async def _apply(pubsub: PubSub[bytes], added: list[str], removed: list[str]) -> None:
     if added:
@@ -436,12 +391,3 @@ def _check_url(url: str) -> None:
     database = parts.path.lstrip("/")
     if database and not database.isdigit():
         raise ValueError(f"invalid Redis URL {url!r}: the database {database!r} is not a number")
-
-
-def _import_coredis() -> ModuleType:
-    try:
-        return importlib.import_module("coredis")
-    except ImportError:
-        raise ModuleNotFoundError(
-            "RedisBackplane needs coredis: pip install 'trioproto[redis]'"
-        ) from None

@@ -23,11 +23,10 @@ while a node is disconnected never reaches it).
 :meth:`RedisBackplane.run` holds two connections, one to publish and one subscribed (opened by
 :mod:`trioproto._redis_connection`), and a *receive loop* moving messages into a bounded trio
 memory channel, from which a delivery task calls the hub; envelopes beyond ``max_pending`` there
-are dropped and counted. coredis buffers what it reads from the socket without a bound (and its
-reader parses a whole socket read at once, while consumers take one message per scheduling
-round), so the receive loop also watches coredis' backlog: past ``max_pending`` it counts the
-backlog as dropped and reconnects, which frees those buffers, rather than let a slow node grow
-without limit.
+are dropped and counted. coredis buffers what it reads from the socket without a bound, so the
+receive loop also watches coredis' backlog: past ``max_pending`` it counts the backlog as dropped
+and reconnects, which frees those buffers, rather than let a slow node grow without limit. Both
+loops and their counters live in :mod:`trioproto._redis_receiver`.
 
 Faults: when the subscribed connection fails (Redis restarted, the connection killed), the
 backplane marks itself disconnected, logs one warning for the outage, and reconnects with a
@@ -49,9 +48,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from ._backplane import BackplaneStatistics, BackplaneUnavailable, Envelope
-from ._envelope_codec import UnsupportedEnvelope, decode_envelope, encode_envelope
+from ._envelope_codec import encode_envelope
 from ._redis_channels import RedisChannels
 from ._redis_connection import import_coredis, lost_connection, open_connection
+from ._redis_receiver import RedisReceiver
 
 if TYPE_CHECKING:
     import coredis
@@ -107,10 +107,10 @@ class RedisBackplane:
         import_coredis()  # fails here, with the extra to install, rather than in run()
         self.url = url
         self.channel_prefix = channel_prefix
-        self._max_pending = max_pending
         self._publish_timeout = publish_timeout
         self._connect_timeout = connect_timeout
         self._channels = RedisChannels(channel_prefix)
+        self._receiver = RedisReceiver(max_pending)
         #: Topics the hub wants (first local subscriber came, last did not leave yet).
         self._wanted: set[str] = set()
         self._wanted_changed = trio.Event()
@@ -118,8 +118,7 @@ class RedisBackplane:
         self._client: coredis.Redis[bytes] | None = None
         self._node_id = ""
         self._connections = 0  # successful connections so far (the first, then reconnections)
-        self._published = self._received = self._publish_failures = 0
-        self._dropped = self._outages = self._rejected = 0
+        self._published = self._publish_failures = self._outages = 0
 
     # ------------------------------------------------------------ the seam
 
@@ -136,10 +135,10 @@ class RedisBackplane:
             BackplaneUnavailable: Redis cannot be reached at start-up (one-line message).
         """
         self._node_id = node_id
-        to_deliver, pending = trio.open_memory_channel[Envelope](self._max_pending)
+        to_deliver, pending = trio.open_memory_channel[Envelope](self._receiver.max_pending)
         unreachable: BackplaneUnavailable | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._deliver_loop, pending, deliver)
+            nursery.start_soon(self._receiver.deliver, pending, deliver)
             try:
                 await self._connect_and_receive(to_deliver, task_status)
             except Exception as exc:
@@ -195,11 +194,11 @@ class RedisBackplane:
         return RedisBackplaneStatistics(
             connected=self._client is not None,
             published=self._published,
-            received=self._received,
+            received=self._receiver.received,
             publish_failures=self._publish_failures,
-            dropped=self._dropped,
+            dropped=self._receiver.dropped,
             outages=self._outages,
-            rejected=self._rejected,
+            rejected=self._receiver.rejected,
         )
 
     # ----------------------------------------------------------- internals
@@ -267,7 +266,7 @@ class RedisBackplane:
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._follow_wanted_topics, pubsub, applied)
-                    await self._receive(pubsub, to_deliver)
+                    await self._receiver.receive(pubsub, self._node_id, to_deliver)
             except BaseException:
                 self._client = None
                 raise
@@ -284,82 +283,12 @@ class RedisBackplane:
             applied.clear()
             applied.update(wanted)
 
-    async def _receive(
-        self, pubsub: PubSub[bytes], to_deliver: trio.MemorySendChannel[Envelope]
-    ) -> None:
-        async for message in pubsub:
-            backlog = _coredis_backlog(pubsub)
-            if backlog > self._max_pending:
-                self._dropped += backlog
-                logger.warning(
-                    "%d messages from Redis waiting to be read (limit %d): this node is too "
-                    "slow; dropping them and reconnecting",
-                    backlog,
-                    self._max_pending,
-                )
-                raise _TooFarBehind(f"{backlog} messages behind")
-            if message["type"] != "message":
-                continue
-            data = message["data"]
-            try:
-                if not isinstance(data, bytes):
-                    raise UnsupportedEnvelope(f"not bytes: {type(data).__name__}")
-                envelope = decode_envelope(data)
-            except UnsupportedEnvelope as exc:
-                if self._rejected == 0:
-                    logger.warning("ignoring a message on %r: %s", message["channel"], exc)
-                self._rejected += 1
-                continue
-            if envelope.origin == self._node_id:
-                continue  # ours: the hub delivered it locally already
-            try:
-                to_deliver.send_nowait(envelope)
-            except trio.WouldBlock:
-                if self._dropped == 0:
-                    logger.warning(
-                        "the hub is not keeping up with messages from other nodes; dropping "
-                        "beyond %d pending (counted in statistics().dropped)",
-                        self._max_pending,
-                    )
-                self._dropped += 1
-
-    async def _deliver_loop(
-        self, pending: trio.MemoryReceiveChannel[Envelope], deliver: Callable[[Envelope], None]
-    ) -> None:
-        async for envelope in pending:
-            self._received += 1
-            try:
-                deliver(envelope)
-            except Exception:
-                logger.exception("delivering an envelope from node %s failed", envelope.origin)
-            await trio.lowlevel.checkpoint()
-
 
 async def _apply(pubsub: PubSub[bytes], added: list[str], removed: list[str]) -> None:
     if added:
         await pubsub.subscribe(*added)
     if removed:
         await pubsub.unsubscribe(*removed)
-
-
-class _TooFarBehind(ConnectionError):
-    """Raised to drop the subscribed connection (and coredis' unbounded buffers with it)."""
-
-
-def _coredis_backlog(pubsub: PubSub[bytes]) -> int:
-    """Messages coredis has read from Redis that this node has not taken yet.
-
-    coredis buffers them without a bound, in two anyio memory streams (the connection's push
-    messages, then the pubsub's own). They are private attributes, read here only, through
-    ``getattr`` so that a change in coredis turns this guard off rather than breaking.
-    """
-    total = 0
-    owners = ((pubsub, "_receive_stream"), (pubsub.connection, "_push_message_buffer_out"))
-    for owner, name in owners:
-        statistics = getattr(getattr(owner, name, None), "statistics", None)
-        if statistics is not None:
-            total += int(statistics().current_buffer_used)
-    return total
 
 
 def _reason(exc: BaseException) -> str:

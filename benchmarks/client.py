@@ -16,7 +16,7 @@ import sys
 import time
 
 import uvloop
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 
 class EchoChecker(WSListener):
@@ -117,7 +117,7 @@ async def echo_workload(
     messages = sum(c.count for c in checkers) - counted_before
     latencies = sorted(x for c in checkers for x in c.latencies)
     for checker in checkers:
-        checker.transport.send_close()
+        checker.transport.send_close(WSCloseCode.OK)
         checker.transport.disconnect()
     return {
         "messages": messages,
@@ -143,7 +143,9 @@ async def handshake_workload(url: str, total: int, concurrency: int) -> dict[str
     async def one() -> None:
         async with semaphore:
             transport, _ = await ws_connect(Quiet, url, ssl_context=_context(url))
-            transport.send_close()
+            # A normal closure: picows' default close code (0, "no info") is sent as the code
+            # 0 on the wire, which RFC 6455 §7.4.2 forbids and every server fails with 1002.
+            transport.send_close(WSCloseCode.OK)
             await transport.wait_disconnected()
 
     start = time.perf_counter()

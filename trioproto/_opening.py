@@ -29,6 +29,8 @@ from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch,
 from ._sansio._deflate import PerMessageDeflate, negotiate_server
 from ._sansio._handshake import accept_response, reject_error, reject_response, validate_request
 from ._sansio._http import Request, RequestHeadParser, request_body_length, serialize_response
+from ._tls_transport import TLSTransport
+from ._transport import SocketTransport
 
 __all__ = ["Accepted", "OpeningHandshake", "Rejected", "Unserved"]
 
@@ -113,15 +115,28 @@ class OpeningHandshake:
                         break
             except InvalidHandshake as exc:
                 return await self._refuse(stream, remote, exc, None)
-            return await self.answer(stream, request, parser.trailing_data, remote)
+            # receive_some passed a schedule point: the 101 need not yield a second time.
+            return await self.answer(
+                stream, request, parser.trailing_data, remote, just_yielded=True
+            )
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             logger.debug("handshake with %s failed: %r", remote, exc)
             return Unserved.FAILED
 
     async def answer(
-        self, stream: trio.abc.Stream, request: Request, trailing_data: bytes, remote: object
+        self,
+        stream: trio.abc.Stream,
+        request: Request,
+        trailing_data: bytes,
+        remote: object,
+        *,
+        just_yielded: bool = False,
     ) -> Accepted | Rejected | Unserved:
         """Route a request: serve an HTTP route, refuse it, or send the 101 (RFC 6455 §4.2.2).
+
+        With ``just_yielded`` (the caller has just passed a schedule point, reading the
+        request), the 101 goes out on our own transports without a second yield unless the
+        socket is full: one scheduler pass less per connection.
 
         Raises:
             trio.BrokenResourceError: the 101 could not be sent.
@@ -155,14 +170,17 @@ class OpeningHandshake:
             extension_header, compression = self._negotiate_compression(handshake.extensions)
         except InvalidHandshake as exc:
             return await self._refuse(stream, remote, exc, request)
-        await stream.send_all(
-            accept_response(
-                handshake,
-                subprotocol=selection.subprotocol,
-                extensions=extension_header,
-                extra_headers=extra_headers,
-            )
+        response = accept_response(
+            handshake,
+            subprotocol=selection.subprotocol,
+            extensions=extension_header,
+            extra_headers=extra_headers,
         )
+        # The hook (when there is one) may have yielded since; its own schedule points count.
+        if just_yielded and (type(stream) is SocketTransport or type(stream) is TLSTransport):
+            await stream.send_all_after_yield(response)
+        else:
+            await stream.send_all(response)
         return Accepted(ws_request, selection, trailing_data, compression, match.pattern, state)
 
     def _resolve(self, request: Request, path: str) -> WebSocketMatch | HttpMatch:

@@ -57,6 +57,8 @@ def test_headers_mapping() -> None:
     assert headers.get("missing") is None
     assert headers.get("missing", "d") == "d"
     assert headers.get_all("B") == ["x, y", " , z"]
+    assert headers.get_all("A") == ["1"]
+    assert Headers([("X", "1"), ("Y", "2"), ("x", "3")]).get_all("x") == ["1", "3"]
     assert headers.get_list("b") == ["x", "y", "z"]
     assert "A" in headers and "a" in headers and 1 not in headers
     assert list(headers) == [("A", "1"), ("b", "x, y"), ("B", " , z")]

@@ -78,8 +78,11 @@ class Headers:
         names = self._names
         if key not in names:
             return []
+        first = names.index(key)
         items = self._items
-        return [items[i][1] for i in range(names.index(key), len(names)) if names[i] == key]
+        if names.count(key) == 1:  # the usual case, decided by a C loop
+            return [items[first][1]]
+        return [items[i][1] for i in range(first, len(names)) if names[i] == key]
 
     def get_list(self, name: str) -> list[str]:
         """The comma-separated elements of every ``name`` header (RFC 9110 §5.6.1), stripped,

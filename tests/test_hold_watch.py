@@ -198,7 +198,7 @@ async def test_held_bytes_are_bounded(start_server: StartServer) -> None:
     async def echo(ws: trioproto.WebSocket) -> None:
         async for message in ws.inbound:
             await ws.send(message)
-            held.append(ws._writer._held_size)
+            held.append(ws._writer.hold.size)
 
     server = await start_server(registry, compression=None)
     texts = [f"{n:02}" * 4096 for n in range(16)]  # 8 KiB each: 128 KiB in all

@@ -135,7 +135,6 @@ class WebSocket:
             fail=self.fail,
             closed=end.event,
         )
-        self._inbound.before_park = self._writer.flush_held_nowait
         self._reader = ConnectionReader(
             stream,
             codec,

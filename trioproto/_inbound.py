@@ -14,8 +14,8 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
   the ones already queued (RFC 6455 §7.1.7 allows answering them first).
 * **Bursts.** :attr:`InboundQueue.taking` tells whether a getter has found a message and takes it
   once scheduled, and ``before_park`` runs when a getter is about to wait on the empty queue
-  (parked or pulling): the writer holds the answers of a burst of messages until then (see
-  ``trioproto._writer``).
+  (parked or pulling): the answers of a burst of messages are held until then (see
+  ``trioproto._burst_hold``).
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
 * **Pull mode.** While the connection's reader has lent its reading duty (see
@@ -88,7 +88,7 @@ class InboundQueue:
         #: A get() found a message and takes it once scheduled (it is at its checkpoint).
         self.taking = False
         #: Called when a get() is about to wait on the empty queue, parked or pulling (the
-        #: writer's flush of held frames).
+        #: burst hold's write of held frames).
         self.before_park: Callable[[], None] | None = None
 
     def __len__(self) -> int:

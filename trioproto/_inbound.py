@@ -19,7 +19,7 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
 * **Pull mode.** While the connection's reader has lent its reading duty (see
-  :mod:`trioproto._reader`), a ``get`` on the empty queue reads the socket itself through
+  :mod:`trioproto._pull`), a ``get`` on the empty queue reads the socket itself through
   :meth:`Puller.pull`, one such task at a time; other getters park as before.
 """
 
@@ -35,7 +35,7 @@ __all__ = ["InboundQueue", "Puller"]
 
 
 class Puller(Protocol):
-    """The connection's reader, as :meth:`InboundQueue.get` uses it in pull mode."""
+    """Pull-mode reading, as :meth:`InboundQueue.get` uses it."""
 
     #: The reading duty is lent to getters.
     lent: bool
@@ -67,7 +67,7 @@ class InboundQueue:
         "_messages",
         "_room",
         "before_park",
-        "reader",
+        "puller",
         "taking",
     )
 
@@ -83,8 +83,8 @@ class InboundQueue:
         #: The task that took the last message, until the writer claims it (see
         #: :meth:`claim_just_got`).
         self._just_got: trio.lowlevel.Task | None = None
-        #: The connection's reader, once it exists: getters pull through it.
-        self.reader: Puller | None = None
+        #: Pull-mode reading, once it exists: getters pull through it.
+        self.puller: Puller | None = None
         #: A get() found a message and takes it once scheduled (it is at its checkpoint).
         self.taking = False
         #: Called when a get() is about to wait on the empty queue, parked or pulling (the
@@ -120,9 +120,9 @@ class InboundQueue:
                 self._caught_up.set()
             if self.before_park is not None:
                 self.before_park()
-            reader = self.reader
-            if reader is not None and reader.lent and not reader.pulling:
-                pulled = await reader.pull()
+            puller = self.puller
+            if puller is not None and puller.lent and not puller.pulling:
+                pulled = await puller.pull()
                 if pulled is not None:
                     self._just_got = trio.lowlevel.current_task()
                     return pulled

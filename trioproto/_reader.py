@@ -1,4 +1,4 @@
-"""The receiving half of one connection: the reader task, and pull-mode reading.
+"""The receiving half of one connection: the reader task.
 
 :class:`ConnectionReader` reads the stream, feeds the codec and acts on its events: messages go
 to the :class:`~trioproto._inbound.InboundQueue` (where a full queue stops the reading: TCP
@@ -6,20 +6,10 @@ pushes back), pongs to the :class:`~trioproto._pings.PingTracker`, the peer's cl
 queue. Replies the codec queues (pongs, the close reply) are written through the connection's
 write lock. Nothing is read before ``WebSocket.activate()`` starts the reader task.
 
-Pull mode: two tasks per connection (the reader putting, the handler getting) would wake twice
-per message. So when the reader task is about to wait for the socket while a receiver already
-waits on the empty queue, it *lends* the reading duty to that receiver and ends; the receiver's
-``get()`` then reads and parses in its own task (:meth:`ConnectionReader.pull`): one task wakes
-per message, and an idle connection waiting in ``receive()`` holds one task, not two. The
-receiver keeps only the happy path: data messages (it returns the first, queues the rest) and
-pongs. Anything else -- a ping to answer, the peer's close, a violation (the codec's FAILING
-state), the end of the stream -- and the receiver starts the reader task again, which handles it
-with the code below as before. A receiver that leaves ``get()`` (with a message, or cancelled) is
-noted with :mod:`trioproto._handback`: if it has not come back once the scheduler has run, the
-reader task starts again. Only one task reads at a time (two waits on one socket would raise
-``BusyResourceError``), only when the queue is empty (so the queue's bound and TCP backpressure
-hold), and only on the library's own transports, whose ``receive_some`` loses nothing when
-cancelled (a partly received frame stays in the codec's buffer).
+Pull mode: when the reader task is about to wait for the socket while a receiver already waits
+on the empty queue, it lends the reading duty to the receivers and ends; the receiver reads in
+its own task (:class:`~trioproto._pull.PullReader`), and gives the duty back -- the reader task
+starts again -- for anything but data messages and pongs, or when it goes elsewhere.
 
 The end (RFC 6455 §7): after the peer's close, a failure or end of file, the close frame we owe
 goes out *before* the end is announced (whoever learns of it may close the transport, §5.5.1).
@@ -36,19 +26,15 @@ import trio
 
 from ._closed import ConnectionClosed
 from ._config import seconds_or_forever
-from ._handback import note_receiver_left
 from ._inbound import InboundQueue
 from ._pings import PingTracker
+from ._pull import RECEIVE_SIZE, PullReader
 from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Event, Message, Pong
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 
-__all__ = ["RECEIVE_SIZE", "ConnectionReader"]
-
-#: Bytes asked of the stream per read: large messages take few reads (a TLS stream returns
-#: that much plaintext at once too).
-RECEIVE_SIZE = 256 * 1024
+__all__ = ["ConnectionReader"]
 
 
 class ConnectionReader:
@@ -57,7 +43,7 @@ class ConnectionReader:
     Args:
         stream: the connection's transport.
         codec: the connection's codec.
-        inbound: where received messages go; its ``get()`` pulls through this reader.
+        inbound: where received messages go.
         pings: the pings waiting for a pong.
         nursery: where the reader task runs.
         close_timeout: bounds the catch-up before a failure, the last write and the drain.
@@ -68,14 +54,13 @@ class ConnectionReader:
         close_transport: closes the transport.
 
     Attributes:
-        messages_received: whole data messages received so far.
-        bytes_received: their payload bytes.
-        lent: the reading duty is lent to receivers: the reader task is not running.
-        pulling: a receiver is reading (in :meth:`pull`).
+        puller: reads in the receivers' tasks while the duty is lent (``None`` on a transport
+            whose cancelled ``receive_some`` may lose bytes: there the reader task keeps it).
     """
 
     __slots__ = (
         "_backlog",
+        "_bytes",
         "_close_timeout",
         "_close_transport",
         "_codec",
@@ -83,15 +68,12 @@ class ConnectionReader:
         "_done_event",
         "_flush",
         "_inbound",
-        "_lendable",
         "_mark_closed",
+        "_messages",
         "_nursery",
         "_pings",
         "_stream",
-        "bytes_received",
-        "lent",
-        "messages_received",
-        "pulling",
+        "puller",
     )
 
     def __init__(
@@ -116,15 +98,29 @@ class ConnectionReader:
         self._flush = flush
         self._mark_closed = mark_closed
         self._close_transport = close_transport
-        self.messages_received = self.bytes_received = 0
+        self._messages = self._bytes = 0
         self._done = False
         self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
         # Receivers may read only where a cancelled receive_some loses nothing.
-        self._lendable = isinstance(stream, SocketTransport | TLSTransport)
-        self.lent = self.pulling = False
+        self.puller = (
+            PullReader(stream, codec, inbound, pings, self._take_back)
+            if isinstance(stream, SocketTransport | TLSTransport)
+            else None
+        )
         # Events a receiver parsed beyond the queue's room, for the reader task to queue.
         self._backlog: list[Event] | None = None
-        inbound.reader = self
+
+    @property
+    def messages_received(self) -> int:
+        """Whole data messages received so far, by the reader task and by receivers."""
+        puller = self.puller
+        return self._messages + (0 if puller is None else puller.messages_received)
+
+    @property
+    def bytes_received(self) -> int:
+        """Their payload bytes."""
+        puller = self.puller
+        return self._bytes + (0 if puller is None else puller.bytes_received)
 
     def start(self) -> None:
         """Start the reader task (``WebSocket.activate()``)."""
@@ -148,6 +144,7 @@ class ConnectionReader:
         One coroutine, not a wrapper around another: a connection's reader is parked here while
         its handler is elsewhere, and every frame of its stack is memory held per connection.
         """
+        lent = False
         try:
             codec = self._codec
             stream = self._stream
@@ -181,11 +178,12 @@ class ConnectionReader:
                         codec.receive_data(b"")
                         continue
                     if (
-                        self._lendable
+                        (puller := self.puller) is not None
                         and codec.state is State.OPEN
                         and self._inbound.receiver_waiting
                     ):
-                        self._lend()
+                        lent = True
+                        puller.lend()
                         return
                     try:
                         data = await stream.receive_some(RECEIVE_SIZE)
@@ -216,100 +214,24 @@ class ConnectionReader:
                     await self._drain_until_peer_closes()
                 await self._close_transport()
         finally:
-            if not self.lent:
+            if not lent:
                 self._done = True
                 if self._done_event is not None:
                     self._done_event.set()
 
-    # ------------------------------------------------------------------- pull mode
-
-    def _lend(self) -> None:
-        """Hand the reading duty to the receivers; the reader task ends."""
-        self.lent = True
-        self._inbound.wake_receiver()
-        # Covered until a receiver pulls: if the one woken is cancelled first, this takes over.
-        note_receiver_left(self)
-
-    @property
-    def unattended(self) -> bool:
-        """Whether the duty is lent and nobody is reading."""
-        return self.lent and not self.pulling
-
-    def reclaim_if_unattended(self) -> None:
-        """Start the reader task again if the duty is lent and nobody is reading."""
-        if self.lent and not self.pulling:
-            self._reclaim()
-
-    def _reclaim(self) -> None:
-        self.lent = False
+    def _take_back(self, backlog: list[Event] | None) -> None:
+        """The reading duty comes back from the receivers: start the reader task again, first
+        with the events a receiver parsed beyond the queue's room (``backlog``)."""
+        if backlog is not None:
+            self._backlog = backlog
         # RuntimeError: the connection's nursery has closed; its handler is gone, and with it
         # every reason to read.
         with contextlib.suppress(RuntimeError):
             self._nursery.start_soon(self.run)
 
-    async def pull(self) -> str | bytes | None:
-        """Read and parse in the calling receiver's task until a message arrives; return it.
-
-        Called by ``InboundQueue.get()`` on an empty queue while the duty is lent and nobody
-        else pulls. Messages parsed after the first are queued while the queue has room; the
-        reader task queues the rest (pushing back as usual). Return ``None`` when the duty went
-        back to the reader task with no message (see the module docstring). Cancelling it
-        is safe: ``receive_some`` consumes nothing unless it returns, and the parsing after it
-        has no checkpoint.
-        """
-        codec = self._codec
-        self.pulling = True
-        try:
-            while True:
-                if codec.paused:  # frames left buffered after a compressed message
-                    await trio.lowlevel.checkpoint()
-                    codec.receive_data(b"")
-                else:
-                    try:
-                        data = await self._stream.receive_some(RECEIVE_SIZE)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        data = b""
-                    if data:
-                        codec.receive_data(data)
-                    else:
-                        codec.receive_eof()
-                message: str | bytes | None = None
-                # Anything but the happy path goes back to the reader task's code.
-                hand_back = codec.state is not State.OPEN
-                events = codec.events()
-                for index, event in enumerate(events):
-                    if type(event) is Message:
-                        if message is not None and not self._inbound.has_room:
-                            # The reader task queues the rest, pushing back as it does.
-                            self._backlog = events[index:]
-                            hand_back = True
-                            break
-                        self.messages_received += 1
-                        self.bytes_received += len(event.data)
-                        if message is None:
-                            message = event.data
-                        else:
-                            self._inbound.put_nowait(event.data)
-                    elif type(event) is Pong:
-                        self._pings.acknowledge(event.payload)
-                    elif type(event) is CloseReceived:
-                        self._inbound.stop()
-                    else:  # a ping: the codec queued its pong, the reader task writes it
-                        hand_back = True
-                if hand_back:
-                    self.pulling = False
-                    self._reclaim()
-                    return message
-                if message is not None:
-                    return message
-        finally:
-            if self.pulling:
-                self.pulling = False
-                note_receiver_left(self)
-
     async def _enqueue(self, message: str | bytes) -> None:
-        self.messages_received += 1
-        self.bytes_received += len(message)
+        self._messages += 1
+        self._bytes += len(message)
         # Once we sent a close frame nobody has to read: never stall the closing handshake.
         await self._inbound.put(message, push_back=self._codec.close_sent is None)
 

@@ -1,0 +1,172 @@
+"""Pull-mode reading: a receiver waiting on the empty inbound queue reads the socket itself.
+
+Two tasks per connection (the reader putting, the handler getting) would wake twice per message.
+So when the reader task (:class:`~trioproto._reader.ConnectionReader`) is about to wait for the
+socket while a receiver already waits on the empty queue, it *lends* the reading duty to the
+receivers (:meth:`PullReader.lend`) and ends; the receiver's ``InboundQueue.get()`` then reads
+and parses in its own task (:meth:`PullReader.pull`): one task wakes per message, and an idle
+connection waiting in ``receive()`` holds one task, not two.
+
+The receiver keeps only the happy path: data messages (it returns the first, queues the rest
+while the queue has room) and pongs. Anything else -- a ping to answer, the peer's close, a
+violation (the codec's FAILING state), the end of the stream, messages beyond the queue's room
+-- and the receiver hands the duty back: the reader task starts again and handles it with its
+own code, as it always has. A receiver that leaves ``get()`` (with a message, or cancelled) is
+noted with :mod:`trioproto._handback`: if it has not come back once the scheduler has run, the
+duty goes back to the reader task too.
+
+Only one task reads at a time (two waits on one socket would raise ``BusyResourceError``): a
+receiver pulls only while the duty is lent, and only one receiver at a time. Receivers read
+only when the queue is empty, so the queue's bound and TCP backpressure hold; and only on the
+library's own transports, whose ``receive_some`` loses nothing when cancelled (a partly
+received frame stays in the codec's buffer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from ._handback import note_receiver_left
+from ._inbound import InboundQueue
+from ._pings import PingTracker
+from ._sansio._codec import Codec, State
+from ._sansio._events import CloseReceived, Event, Message, Pong
+
+__all__ = ["RECEIVE_SIZE", "PullReader"]
+
+#: Bytes asked of the stream per read: large messages take few reads (a TLS stream returns
+#: that much plaintext at once too).
+RECEIVE_SIZE = 256 * 1024
+
+
+class PullReader:
+    """Reads one connection in its receivers' tasks while the reading duty is lent to them.
+
+    Args:
+        stream: the connection's transport (one whose cancelled ``receive_some`` loses
+            nothing).
+        codec: the connection's codec.
+        inbound: the connection's inbound queue; its ``get()`` pulls through this object.
+        pings: the pings waiting for a pong.
+        hand_back: ``hand_back(backlog)`` starts the reader task again, first with the events
+            a receiver parsed beyond the queue's room (``None`` if none).
+
+    Attributes:
+        lent: the reading duty is lent to receivers: the reader task is not running.
+        pulling: a receiver is reading (in :meth:`pull`).
+        messages_received: whole data messages received by receivers so far.
+        bytes_received: their payload bytes.
+    """
+
+    __slots__ = (
+        "_codec",
+        "_hand_back",
+        "_inbound",
+        "_pings",
+        "_stream",
+        "bytes_received",
+        "lent",
+        "messages_received",
+        "pulling",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        codec: Codec,
+        inbound: InboundQueue,
+        pings: PingTracker,
+        hand_back: Callable[[list[Event] | None], None],
+    ) -> None:
+        self._stream = stream
+        self._codec = codec
+        self._inbound = inbound
+        self._pings = pings
+        self._hand_back = hand_back
+        self.lent = self.pulling = False
+        self.messages_received = self.bytes_received = 0
+        inbound.puller = self
+
+    def lend(self) -> None:
+        """The reader task hands the reading duty to the receivers, and ends."""
+        self.lent = True
+        self._inbound.wake_receiver()
+        # Covered until a receiver pulls: if the one woken is cancelled first, this takes over.
+        note_receiver_left(self)
+
+    @property
+    def unattended(self) -> bool:
+        """Whether the duty is lent and nobody is reading."""
+        return self.lent and not self.pulling
+
+    def reclaim_if_unattended(self) -> None:
+        """Start the reader task again if the duty is lent and nobody is reading."""
+        if self.lent and not self.pulling:
+            self._reclaim(None)
+
+    def _reclaim(self, backlog: list[Event] | None) -> None:
+        self.lent = False
+        self._hand_back(backlog)
+
+    async def pull(self) -> str | bytes | None:
+        """Read and parse in the calling receiver's task until a message arrives; return it.
+
+        Called by ``InboundQueue.get()`` on an empty queue while the duty is lent and nobody
+        else pulls. Messages parsed after the first are queued while the queue has room; the
+        reader task queues the rest (pushing back as usual). Return ``None`` when the duty went
+        back to the reader task with no message (see the module docstring). Cancelling it
+        is safe: ``receive_some`` consumes nothing unless it returns, and the parsing after it
+        has no checkpoint.
+        """
+        codec = self._codec
+        self.pulling = True
+        try:
+            while True:
+                if codec.paused:  # frames left buffered after a compressed message
+                    await trio.lowlevel.checkpoint()
+                    codec.receive_data(b"")
+                else:
+                    try:
+                        data = await self._stream.receive_some(RECEIVE_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        data = b""
+                    if data:
+                        codec.receive_data(data)
+                    else:
+                        codec.receive_eof()
+                message: str | bytes | None = None
+                # Anything but the happy path goes back to the reader task's code.
+                hand_back = codec.state is not State.OPEN
+                backlog = None
+                events = codec.events()
+                for index, event in enumerate(events):
+                    if type(event) is Message:
+                        if message is not None and not self._inbound.has_room:
+                            # The reader task queues the rest, pushing back as it does.
+                            backlog = events[index:]
+                            hand_back = True
+                            break
+                        self.messages_received += 1
+                        self.bytes_received += len(event.data)
+                        if message is None:
+                            message = event.data
+                        else:
+                            self._inbound.put_nowait(event.data)
+                    elif type(event) is Pong:
+                        self._pings.acknowledge(event.payload)
+                    elif type(event) is CloseReceived:
+                        self._inbound.stop()
+                    else:  # a ping: the codec queued its pong, the reader task writes it
+                        hand_back = True
+                if hand_back:
+                    self.pulling = False
+                    self._reclaim(backlog)
+                    return message
+                if message is not None:
+                    return message
+        finally:
+            if self.pulling:
+                self.pulling = False
+                note_receiver_left(self)

@@ -616,7 +616,7 @@ async def test_client_wss_over_its_own_socket_or_a_given_stream(
             nursery, f"wss://localhost:{server.port}/", ssl_context=client_context, stream=given
         )
         expected = TLSTransport if own_socket else trio.SSLStream
-        assert type(ws._writer._stream) is expected
+        assert type(ws._writer._lock._stream) is expected
         await ws.send(b"x" * 100_000)
         assert await ws.receive() == b"x" * 100_000
         await ws.aclose()

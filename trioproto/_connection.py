@@ -2,6 +2,10 @@
 
 Theory of operation
 -------------------
+A :class:`WebSocket` is the handler's view; the parts underneath it (the reader, the inbound
+queue, the writer, the end) are built and wired by :class:`~trioproto._parts.ConnectionParts`,
+which also runs activation and the closing handshake.
+
 Each connection has one *reader* task (:class:`~trioproto._reader.ConnectionReader`), started
 by :meth:`WebSocket.activate` (at once, unless the handler asked for delayed activation). It
 reads the stream, feeds the codec, and puts whole messages on the bounded
@@ -9,7 +13,7 @@ reads the stream, feeds the codec, and puts whole messages on the bounded
 is full the reader waits before reading again: nothing more is read from the socket, pings
 included, so TCP pushes back on the peer and memory stays bounded. While the handler waits in
 ``receive()`` on the empty queue, the reader task lends it the reading and ends (pull mode, see
-:mod:`trioproto._reader`).
+:mod:`trioproto._pull`).
 
 Writes, the handler's and the hub's, go through the connection's
 :class:`~trioproto._writer.Writer`: one FIFO lock, control frames never behind queued data,
@@ -24,9 +28,7 @@ normal close by the peer, :class:`trio.EndOfChannel` on ``inbound``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -34,17 +36,13 @@ import trio
 
 from ._channels import MessageReceiveChannel, MessageSendChannel, WebSocketStream
 from ._closed import ConnectionClosed
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts, seconds_or_forever
-from ._ending import ConnectionEnd
-from ._inbound import InboundQueue
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._outbox import BackpressurePolicy, Outbox
-from ._pings import PingTracker
+from ._parts import ConnectionParts
 from ._prepared import PreparedMessage
-from ._reader import ConnectionReader
 from ._request import WebSocketRequest
-from ._sansio._codec import Codec, State
+from ._sansio._codec import Codec
 from ._statistics import ConnectionStatistics
-from ._writer import Writer
 
 if TYPE_CHECKING:
     from ._hub_core import BaseHub
@@ -73,18 +71,10 @@ class WebSocket:
 
     # Slots: an idle server holds one of these per connection, and every byte counts there.
     __slots__ = (
-        "_activated",
-        "_activated_event",
         "_bytes_out",
         "_codec",
-        "_end",
-        "_inbound",
         "_messages_out",
-        "_opened_at",
-        "_pings",
-        "_reader",
-        "_reader_started",
-        "_timeouts",
+        "_parts",
         "_writer",
         "hub",
         "id",
@@ -116,40 +106,21 @@ class WebSocket:
         self.remote = remote
         self.id = uuid.uuid4()
         self.state: dict[str, Any] = {}
-        self._timeouts = timeouts
-        end = self._end = ConnectionEnd(stream, codec)
-        self._inbound = end.inbound = InboundQueue(limits.max_queued_messages, end.end_of_inbound)
-        self._pings = end.pings = PingTracker()
-        self._activated = False
-        self._activated_event: trio.Event | None = None  # made only for wait_activated()
         self.hub = hub
         if outbox is not None:
             outbox.name = self.id
-        self._writer = end.writer = Writer(
+        parts = self._parts = ConnectionParts(
             stream,
             codec,
             nursery=nursery,
-            outbox=outbox,
-            inbound=self._inbound,
-            lost=end.announce,
-            fail=self.fail,
-            closed=end.event,
-        )
-        self._reader = ConnectionReader(
-            stream,
-            codec,
-            self._inbound,
-            self._pings,
-            nursery=nursery,
+            limits=limits,
             close_timeout=timeouts.close,
-            flush=self._writer.flush,
-            mark_closed=end.announce,
-            close_transport=end.close_transport,
+            outbox=outbox,
         )
-        self._reader_started = False
+        # The write path's own reference: every send goes through it.
+        self._writer = parts.writer
         self._messages_out = self._bytes_out = 0
-        self._opened_at = time.time()
-        self.inbound = MessageReceiveChannel(self._inbound, self.close)
+        self.inbound = MessageReceiveChannel(parts.inbound, self.close)
         self.outbound = MessageSendChannel(self.send, self.close)
 
     # ------------------------------------------------------------ public API
@@ -160,37 +131,25 @@ class WebSocket:
         Until this is called no byte after the handshake is read, so nothing is lost and TCP
         applies backpressure. Calling it again does nothing.
         """
-        if self._activated:
-            return
-        self._activated = True
-        if self._activated_event is not None:
-            self._activated_event.set()
-        if not self._end.event.is_set():
-            self._reader_started = True
-            self._reader.start()
+        self._parts.activate()
 
     @property
     def activated(self) -> bool:
         """Whether :meth:`activate` has been called."""
-        return self._activated
+        return self._parts.activated
 
     async def wait_activated(self) -> None:
         """Wait until :meth:`activate` is called."""
-        if self._activated:
-            await trio.lowlevel.checkpoint()
-            return
-        if self._activated_event is None:
-            self._activated_event = trio.Event()
-        await self._activated_event.wait()
+        await self._parts.wait_activated()
 
     @property
     def closed(self) -> ConnectionClosed | None:
         """``None`` while open; afterwards, a :class:`ConnectionClosed` describing the end."""
-        return self._end.closed
+        return self._parts.end.closed
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended (close handshake done or transport lost)."""
-        await self._end.event.wait()
+        await self._parts.end.event.wait()
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).
@@ -243,11 +202,12 @@ class WebSocket:
         """
         if payload is None:
             payload = os.urandom(4)
-        pending, unsent = self._pings.expect(payload)
+        pings = self._parts.pings
+        pending, unsent = pings.expect(payload)
         if unsent:
             await self._writer.write(self._codec.send_ping, payload)
-        if not await self._pings.wait(pending):
-            raise self._end.error()
+        if not await pings.wait(pending):
+            raise self._parts.end.error()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Orderly shutdown: the closing handshake of RFC 6455 §7.1.2.
@@ -264,20 +224,7 @@ class WebSocket:
         Raises:
             LocalProtocolError: the code may not be sent or the reason is too long.
         """
-        # One bound for the whole close (sending ours, then waiting for theirs): a send blocked
-        # on a peer that does not read holds the write lock, and must not double the wait.
-        with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-            if self._codec.state is State.OPEN or self._codec.state is State.FAILING:
-                self._codec.send_close(code, reason)  # validates before anything is written
-                self._writer.discard_queued()
-                self._inbound.stop()
-                with contextlib.suppress(ConnectionClosed):
-                    await self._writer.flush()
-                self.activate()  # the peer's close frame must be read
-            await self._end.event.wait()
-            if self._reader_started:
-                await self._reader.wait_done()  # it may still be sending the close frame
-        await self._end.close_transport()
+        await self._parts.close(code, reason)
 
     async def aclose(self) -> None:
         """Close with 1000 (normal closure); the same as ``close()``."""
@@ -285,36 +232,16 @@ class WebSocket:
 
     async def abort(self) -> None:
         """Drop the transport now, without a closing handshake (close code 1006)."""
-        await self._end.close_transport()
+        await self._parts.end.close_transport()
 
     async def fail(self, code: int, reason: str = "") -> None:
         """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame with ``code``
         (if none was sent yet) without waiting for the answer, then drop the transport."""
-        self._codec.fail(code, reason)
-        self._writer.discard_queued()
-        try:
-            with trio.move_on_after(seconds_or_forever(self._timeouts.close)):
-                await self._writer.flush()
-        except ConnectionClosed:
-            pass
-        await self._end.close_transport()
+        await self._parts.fail(code, reason)
 
     def statistics(self) -> ConnectionStatistics:
         """Counters and state of this connection."""
-        outbox = self._writer.outbox
-        return ConnectionStatistics(
-            messages_received=self._reader.messages_received,
-            messages_sent=self._messages_out,
-            bytes_received=self._reader.bytes_received,
-            bytes_sent=self._bytes_out,
-            opened_at=self._opened_at,
-            queued_messages=len(self._inbound),
-            state=self._codec.state.value,
-            hub_messages=self._writer.hub_messages,
-            send_buffer_bytes=0 if outbox is None else outbox.size,
-            messages_dropped=0 if outbox is None else outbox.dropped,
-            closed_by_backpressure=outbox is not None and outbox.closed_for_limit,
-        )
+        return self._parts.statistics(self._messages_out, self._bytes_out)
 
     def stream_view(self) -> WebSocketStream:
         """A :class:`trio.abc.Stream` over binary messages of this connection."""

@@ -1,6 +1,6 @@
 """Tests for trioproto._handback: the watcher that gives the reading duty back to the reader
 task once receivers have left. The duties here are minimal implementations of its protocol
-that record what the watcher decides; tests/test_reader.py covers the real reader."""
+that record what the watcher decides; tests/test_pull.py covers the real duty."""
 
 from __future__ import annotations
 

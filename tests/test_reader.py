@@ -1,223 +1,21 @@
-"""Tests for trioproto._reader: the reader task and pull-mode reading, over a Unix socket pair
-(the server's own socket transport), with a raw peer where the bytes on the wire matter."""
+"""Tests for trioproto._reader: the reader task (started by activation, lending the reading to a
+waiting receiver only on the library's own transports), over a Unix socket pair."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import pytest
 import trio
 import trio.testing
 
-import trioproto
 from helpers import transport_pair
-from trioproto._connection import WebSocket
-from trioproto._nursery import open_task_nursery
-from trioproto._request import WebSocketRequest
-from trioproto._sansio._codec import Codec, Role
-from trioproto._sansio._events import Message
-from trioproto._sansio._handshake import client_handshake, generate_key
-from trioproto._transport import SocketTransport
+from reading_helpers import (
+    NO_KEEPALIVE,
+    client_frames,
+    engage_pull,
+    raw_peer_and_server,
+    reader_tasks,
+    reader_tasks_once_settled,
+)
 from trioproto.testing._pair import websocket_pair
-
-NO_KEEPALIVE = trioproto.Timeouts(close=2, ping_interval=None)
-# A masked, empty, final frame with the reserved opcode 3: a violation (RFC 6455 §5.2).
-RESERVED_OPCODE_FRAME = bytes([0x83, 0x80, 0, 0, 0, 0])
-
-
-def reader_tasks() -> int:
-    """How many connection reader tasks run now, in the whole task tree."""
-
-    def count(task: trio.lowlevel.Task) -> int:
-        own = int(task.name.endswith("ConnectionReader.run"))
-        return own + sum(
-            count(child) for nursery in task.child_nurseries for child in nursery.child_tasks
-        )
-
-    return count(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
-
-
-def client_frames(*messages: str) -> bytes:
-    """The masked frames a client sends for ``messages`` (RFC 6455 §5.3)."""
-    codec = Codec(Role.CLIENT)
-    for message in messages:
-        codec.send_message(message)
-    return codec.data_to_send()
-
-
-@asynccontextmanager
-async def raw_peer_and_server(
-    *, activate: bool = True, limits: trioproto.Limits = trioproto.DEFAULT_LIMITS
-) -> AsyncIterator[tuple[SocketTransport, WebSocket]]:
-    """A server WebSocket on one end of a socket pair, and the bare other end."""
-    peer, server_end = transport_pair()
-    async with open_task_nursery() as nursery:
-        server = WebSocket(
-            server_end,
-            Codec(Role.SERVER),
-            nursery=nursery,
-            request=WebSocketRequest.from_handshake(
-                client_handshake(host="localhost", resource="/", key=generate_key(bytes(16)))
-            ),
-            limits=limits,
-            timeouts=NO_KEEPALIVE,
-        )
-        if activate:
-            server.activate()
-        try:
-            yield peer, server
-        finally:
-            await server.abort()
-            await peer.aclose()
-
-
-async def reader_tasks_once_settled() -> int:
-    """:func:`reader_tasks` once every task waits (hand-overs done, bytes in flight read)."""
-    await trio.testing.wait_all_tasks_blocked()
-    return reader_tasks()
-
-
-async def engage_pull(client: WebSocket) -> None:
-    """Make sure the server's waiting receiver reads: a reader task waiting for the socket
-    when the receiver arrived hands over after its next read that leaves the queue empty."""
-    await trio.testing.wait_all_tasks_blocked()
-    with trio.fail_after(2):
-        await client.ping()
-    # The client's reader task is the one left: nobody receives there.
-    assert await reader_tasks_once_settled() == 1
-
-
-# ------------------------------------------------------------ who reads
-
-
-async def echo_frames(peer: SocketTransport, codec: Codec, message: str) -> str | bytes:
-    """Send ``message`` from the raw peer and return the server's answer."""
-    codec.send_message(message)
-    await peer.send_all(codec.data_to_send())
-    with trio.fail_after(2):
-        while True:
-            for event in codec.events():
-                assert isinstance(event, Message)
-                return event.data
-            data = await peer.receive_some()
-            assert data, "the server closed the connection"
-            codec.receive_data(data)
-
-
-async def test_a_waiting_receiver_reads_in_its_own_task() -> None:
-    """While a receiver waits on the empty queue, the reader task is gone: one task per
-    connection wakes per message, and an idle connection holds one task."""
-    async with (
-        raw_peer_and_server(activate=False) as (peer, server),
-        trio.open_nursery() as nursery,
-    ):
-
-        async def echo() -> None:
-            async for message in server.inbound:
-                await server.send(message)
-
-        nursery.start_soon(echo)
-        await trio.testing.wait_all_tasks_blocked()
-        server.activate()  # as the server does: the handler already waits
-        assert await reader_tasks_once_settled() == 0
-        codec = Codec(Role.CLIENT)
-        for index in range(20):
-            assert await echo_frames(peer, codec, f"message {index}") == f"message {index}"
-            assert reader_tasks() == 0
-        assert server.statistics().messages_received == 20
-        nursery.cancel_scope.cancel()
-
-
-async def test_a_receiver_that_comes_while_the_reader_task_waits_takes_over() -> None:
-    """The reader task, waiting for the socket when a receiver arrives, hands the reading
-    over once a read leaves the queue empty (here a pong, RFC 6455 §5.5.3)."""
-    async with raw_peer_and_server() as (peer, server):
-        await trio.testing.wait_all_tasks_blocked()  # nobody receives: the reader task waits
-        assert reader_tasks() == 1
-        async with trio.open_nursery() as nursery:
-
-            async def echo() -> None:
-                async for message in server.inbound:
-                    await server.send(message)
-
-            nursery.start_soon(echo)
-            await trio.testing.wait_all_tasks_blocked()
-            assert reader_tasks() == 1
-            codec = Codec(Role.CLIENT)
-            codec.send_pong(b"unsolicited")
-            await peer.send_all(codec.data_to_send())
-            assert await reader_tasks_once_settled() == 0
-            assert await echo_frames(peer, codec, "pulled") == "pulled"
-            assert reader_tasks() == 0
-            nursery.cancel_scope.cancel()
-
-
-async def test_the_reader_task_returns_when_the_receiver_goes_elsewhere() -> None:
-    """A handler busy elsewhere still answers pings and sees the peer's close: the reader
-    task takes the reading back once the receiver has left ``receive()``."""
-    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
-        await client.send("one")
-        with trio.fail_after(2):
-            assert await server.receive() == "one"
-        # The server's handler now does something else than receiving.
-        assert await reader_tasks_once_settled() == 2
-        with trio.fail_after(2):
-            await client.ping(b"still there?")
-        await client.send("queued meanwhile")
-        await trio.testing.wait_all_tasks_blocked()
-        assert server.statistics().queued_messages == 1
-        assert await server.receive() == "queued meanwhile"
-
-
-async def test_a_cancelled_receiver_gives_the_reading_back() -> None:
-    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
-        with trio.move_on_after(0.05):
-            await server.receive()
-        assert await reader_tasks_once_settled() == 2
-        with trio.fail_after(2):
-            await client.ping()
-
-
-async def test_a_ping_during_pull_is_answered_and_reading_goes_on() -> None:
-    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
-        async with trio.open_nursery() as nursery:
-            got: list[str | bytes] = []
-
-            async def receive_all() -> None:
-                async for message in server.inbound:
-                    got.append(message)
-
-            nursery.start_soon(receive_all)
-            await engage_pull(client)
-            with trio.fail_after(2):
-                await client.ping(b"while pulling")
-            await client.send("after the ping")
-            await trio.testing.wait_all_tasks_blocked()
-            assert await reader_tasks_once_settled() == 1  # the receiver took the reading back
-            nursery.cancel_scope.cancel()
-        assert got == ["after the ping"]
-
-
-async def test_concurrent_receivers_over_a_socket_each_get_distinct_messages() -> None:
-    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
-        got: list[str | bytes] = []
-
-        async def take() -> None:
-            got.append(await server.receive())
-
-        with trio.fail_after(2):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(take)
-                nursery.start_soon(take)
-                await trio.testing.wait_all_tasks_blocked()
-                await client.send("one")
-                await trio.testing.wait_all_tasks_blocked()
-                await client.send("two")
-        assert sorted(got) == ["one", "two"]  # type: ignore[type-var,unused-ignore]
-
-
-# --------------------------------------------------------- the guarantees
 
 
 async def test_nothing_is_read_before_activation_even_with_a_receiver_waiting() -> None:
@@ -236,111 +34,48 @@ async def test_nothing_is_read_before_activation_even_with_a_receiver_waiting() 
         assert got == ["early"]
 
 
-async def test_a_cancelled_pull_keeps_a_partly_received_frame() -> None:
-    frame = client_frames("split across two writes")
-    async with raw_peer_and_server() as (peer, server):
-        await peer.send_all(frame[:7])
-        with trio.move_on_after(0.05) as scope:
-            await server.receive()
-        assert scope.cancelled_caught
-        await peer.send_all(frame[7:])
-        with trio.fail_after(2):
-            assert await server.receive() == "split across two writes"
-
-
-async def test_a_burst_is_returned_in_order_and_the_queue_stays_bounded() -> None:
-    """One read may carry many messages: the receiver keeps the first, queues what fits,
-    and the reader task queues the rest with backpressure."""
-    limits = trioproto.Limits(max_queued_messages=4)
-    messages = [f"message {index}" for index in range(30)]
-    async with raw_peer_and_server(activate=False, limits=limits) as (peer, server):
+async def test_the_reader_task_keeps_the_reading_where_a_cancelled_read_may_lose_bytes() -> None:
+    """On a stream other than the library's own transports the reader task never lends: a
+    receiver waits on the queue while the reader task reads."""
+    async with websocket_pair(*trio.testing.memory_stream_pair(), timeouts=NO_KEEPALIVE) as (
+        client,
+        server,
+    ):
+        assert server._parts.reader.puller is None
         async with trio.open_nursery() as nursery:
-            first: list[str | bytes] = []
+
+            async def echo() -> None:
+                async for message in server.inbound:
+                    await server.send(message)
+
+            nursery.start_soon(echo)
+            assert await reader_tasks_once_settled() == 2  # the client's and the server's
+            for index in range(3):
+                await client.send(f"message {index}")
+                with trio.fail_after(2):
+                    assert await client.receive() == f"message {index}"
+                assert reader_tasks() == 2
+            nursery.cancel_scope.cancel()
+        assert server.statistics().messages_received == 3
+
+
+async def test_messages_are_counted_whichever_task_reads_them() -> None:
+    """A message the reader task reads and one a receiver pulls both count."""
+    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
+        await client.send("read by the reader task")  # nobody receives yet
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.statistics().queued_messages == 1
+        got = [await server.receive()]
+        async with trio.open_nursery() as nursery:
 
             async def receive_one() -> None:
-                first.append(await server.receive())
+                got.append(await server.receive())
 
             nursery.start_soon(receive_one)
-            await trio.testing.wait_all_tasks_blocked()
-            server.activate()
-            assert await reader_tasks_once_settled() == 0  # the receiver pulls
-            await peer.send_all(client_frames(*messages))
-        await trio.testing.wait_all_tasks_blocked()
-        stats = server.statistics()
-        assert first == ["message 0"]
-        assert stats.queued_messages == 4
-        assert stats.messages_received == 5  # as many as a reader task alone reads
-        with trio.fail_after(2):
-            rest = [await server.receive() for _ in messages[1:]]
-        assert first + rest == messages
-
-
-async def test_messages_before_a_violation_are_delivered_then_the_connection_fails() -> None:
-    """RFC 6455 §7.1.7: the receiver that parsed the violation gets the messages before it,
-    then the connection fails with 1002 and the peer gets that close frame."""
-    async with raw_peer_and_server(activate=False) as (peer, server):
-        async with trio.open_nursery() as nursery:
-            got: list[str | bytes] = []
-            ended: list[int] = []
-
-            async def receive_all() -> None:
-                try:
-                    while True:
-                        got.append(await server.receive())
-                except trioproto.ConnectionClosed as exc:
-                    ended.append(exc.code)
-
-            nursery.start_soon(receive_all)
-            await trio.testing.wait_all_tasks_blocked()
-            server.activate()
-            assert await reader_tasks_once_settled() == 0
-            await peer.send_all(client_frames("a", "b") + RESERVED_OPCODE_FRAME)
-            peer_codec = Codec(Role.CLIENT)
-            with trio.fail_after(2):
-                while peer_codec.close_received is None:
-                    data = await peer.receive_some()
-                    assert data, "the server closed TCP before its close frame arrived"
-                    peer_codec.receive_data(data)
-        assert got == ["a", "b"]
-        assert ended == [1002]
-        assert peer_codec.close_received is not None
-        assert peer_codec.close_received[0] == 1002
-
-
-async def test_the_peer_closing_while_a_receiver_pulls_ends_the_channel() -> None:
-    async with websocket_pair(*transport_pair(), timeouts=NO_KEEPALIVE) as (client, server):
-        async with trio.open_nursery() as nursery:
-            seen: list[str | bytes] = []
-
-            async def receive_until_end() -> None:
-                async for message in server.inbound:  # ends at trio.EndOfChannel
-                    seen.append(message)
-                seen.append("end")
-
-            nursery.start_soon(receive_until_end)
-            await client.send("first")
             await engage_pull(client)
-            with trio.fail_after(2):
-                await client.close()
-        assert seen == ["first", "end"]
-        assert client.closed is not None and client.closed.code == 1000
-        assert server.closed is not None and server.closed.code == 1000
-
-
-async def test_the_transport_ending_while_a_receiver_pulls_is_abnormal() -> None:
-    async with raw_peer_and_server(activate=False) as (peer, server):
-        async with trio.open_nursery() as nursery:
-            codes: list[int] = []
-
-            async def receive_until_end() -> None:
-                with pytest.raises(trioproto.ConnectionClosed) as info:
-                    await server.receive()
-                codes.append(info.value.code)
-
-            nursery.start_soon(receive_until_end)
-            await trio.testing.wait_all_tasks_blocked()
-            server.activate()
-            assert await reader_tasks_once_settled() == 0
-            await peer.send_all(client_frames("partial")[:5])
-            await peer.aclose()
-        assert codes == [1006]
+            await client.send("pulled")
+        assert got == ["read by the reader task", "pulled"]
+        puller = server._parts.reader.puller
+        assert puller is not None and puller.messages_received == 1
+        statistics = server.statistics()
+        assert (statistics.messages_received, statistics.bytes_received) == (2, 29)

@@ -24,7 +24,7 @@ received frame stays in the codec's buffer).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
@@ -34,11 +34,19 @@ from ._pings import PingTracker
 from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Event, Message, Pong
 
-__all__ = ["RECEIVE_SIZE", "PullReader"]
+__all__ = ["RECEIVE_SIZE", "PullReader", "ReaderTask"]
 
 #: Bytes asked of the stream per read: large messages take few reads (a TLS stream returns
 #: that much plaintext at once too).
 RECEIVE_SIZE = 256 * 1024
+
+
+class ReaderTask(Protocol):
+    """The connection's reader task, as the receivers give the duty back to it."""
+
+    def take_back(self, backlog: list[Event] | None) -> None:
+        """Start the reader task again, first with ``backlog``: the events a receiver parsed
+        beyond the queue's room (``None`` if none)."""
 
 
 class PullReader:
@@ -50,8 +58,7 @@ class PullReader:
         codec: the connection's codec.
         inbound: the connection's inbound queue; its ``get()`` pulls through this object.
         pings: the pings waiting for a pong.
-        hand_back: ``hand_back(backlog)`` starts the reader task again, first with the events
-            a receiver parsed beyond the queue's room (``None`` if none).
+        reader: the reader task, which takes the duty back.
 
     Attributes:
         lent: the reading duty is lent to receivers: the reader task is not running.
@@ -62,9 +69,9 @@ class PullReader:
 
     __slots__ = (
         "_codec",
-        "_hand_back",
         "_inbound",
         "_pings",
+        "_reader",
         "_stream",
         "bytes_received",
         "lent",
@@ -78,13 +85,13 @@ class PullReader:
         codec: Codec,
         inbound: InboundQueue,
         pings: PingTracker,
-        hand_back: Callable[[list[Event] | None], None],
+        reader: ReaderTask,
     ) -> None:
         self._stream = stream
         self._codec = codec
         self._inbound = inbound
         self._pings = pings
-        self._hand_back = hand_back
+        self._reader = reader  # a reference, not a bound method: one object less per connection
         self.lent = self.pulling = False
         self.messages_received = self.bytes_received = 0
         inbound.puller = self
@@ -108,7 +115,7 @@ class PullReader:
 
     def _reclaim(self, backlog: list[Event] | None) -> None:
         self.lent = False
-        self._hand_back(backlog)
+        self._reader.take_back(backlog)
 
     async def pull(self) -> str | bytes | None:
         """Read and parse in the calling receiver's task until a message arrives; return it.

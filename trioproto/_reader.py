@@ -103,7 +103,7 @@ class ConnectionReader:
         self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
         # Receivers may read only where a cancelled receive_some loses nothing.
         self.puller = (
-            PullReader(stream, codec, inbound, pings, self._take_back)
+            PullReader(stream, codec, inbound, pings, self)
             if isinstance(stream, SocketTransport | TLSTransport)
             else None
         )
@@ -219,7 +219,7 @@ class ConnectionReader:
                 if self._done_event is not None:
                     self._done_event.set()
 
-    def _take_back(self, backlog: list[Event] | None) -> None:
+    def take_back(self, backlog: list[Event] | None) -> None:
         """The reading duty comes back from the receivers: start the reader task again, first
         with the events a receiver parsed beyond the queue's room (``backlog``)."""
         if backlog is not None:

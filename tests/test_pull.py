@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 import trioproto
-from helpers import transport_pair
+from helpers import plain_request, transport_pair
 from reading_helpers import (
     NO_KEEPALIVE,
     RESERVED_OPCODE_FRAME,
@@ -20,7 +20,10 @@ from reading_helpers import (
     reader_tasks,
     reader_tasks_once_settled,
 )
+from trioproto._connection import WebSocket
+from trioproto._nursery import open_task_nursery
 from trioproto._sansio._codec import Codec, Role
+from trioproto._transport import SocketTransport
 from trioproto.testing._pair import websocket_pair
 
 # ------------------------------------------------------------ who reads
@@ -249,3 +252,114 @@ async def test_the_transport_ending_while_a_receiver_pulls_is_abnormal() -> None
             await peer.send_all(client_frames("partial")[:5])
             await peer.aclose()
         assert codes == [1006]
+
+
+# ------------------------------------------------------------ fewer tasks
+
+
+class _ReaderTaskSpawns(trio.abc.Instrument):
+    """Counts the reader tasks started while it is installed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.count += task.name.endswith("ConnectionReader.run")
+
+
+async def test_activation_lends_the_reading_when_nothing_is_buffered() -> None:
+    """A handler already waiting in receive() when the connection is activated reads the
+    first message itself: no reader task is ever started for it."""
+    spawns = _ReaderTaskSpawns()
+    trio.lowlevel.add_instrument(spawns)
+    try:
+        async with (
+            raw_peer_and_server(activate=False) as (peer, server),
+            trio.open_nursery() as nursery,
+        ):
+
+            async def echo() -> None:
+                async for message in server.inbound:
+                    await server.send(message)
+
+            nursery.start_soon(echo)
+            await trio.testing.wait_all_tasks_blocked()
+            server.activate()
+            codec = Codec(Role.CLIENT)
+            assert await echo_frames(peer, codec, "first") == "first"
+            assert await reader_tasks_once_settled() == 0
+            assert spawns.count == 0
+            nursery.cancel_scope.cancel()  # the receiver leaves: now the reader task may run
+    finally:
+        trio.lowlevel.remove_instrument(spawns)
+
+
+async def test_activation_with_frames_from_the_handshake_starts_the_reader_task() -> None:
+    """Frames that came in the same segment as the request are parsed already: the reader
+    task queues them before anyone reads the socket (RFC 6455 §4.1 allows them)."""
+    peer, server_end = transport_pair()
+    async with open_task_nursery() as nursery:
+        server = WebSocket(
+            server_end,
+            Codec(Role.SERVER, trailing_data=client_frames("early", "also early")),
+            nursery=nursery,
+            request=plain_request(),
+            timeouts=NO_KEEPALIVE,
+        )
+        server.activate()
+        assert await reader_tasks_once_settled() in (0, 1)  # queued, then lent or waiting
+        with trio.fail_after(2):
+            assert [await server.receive(), await server.receive()] == ["early", "also early"]
+        codec = Codec(Role.CLIENT)
+        assert await echo_frames_after(peer, server, codec, "later") == "later"
+        await server.abort()
+        await peer.aclose()
+
+
+async def echo_frames_after(
+    peer: SocketTransport, server: WebSocket, codec: Codec, message: str
+) -> str | bytes:
+    """Send ``message`` from the raw peer, echo it once on the server, return the answer."""
+    async with trio.open_nursery() as nursery:
+
+        async def echo_once() -> None:
+            await server.send(await server.receive())
+
+        nursery.start_soon(echo_once)
+        return await echo_frames(peer, codec, message)
+
+
+async def test_the_peers_close_read_by_a_receiver_is_finished_in_its_task() -> None:
+    """The peer's close frame, read by a pulling receiver: our close frame goes out, the
+    receiver sees the end, the server closes TCP first (RFC 6455 §7.1.1), and no reader task
+    is started for any of it."""
+    spawns = _ReaderTaskSpawns()
+    async with raw_peer_and_server(activate=False) as (peer, server):
+        ended: list[BaseException] = []
+
+        async def receive_until_end() -> None:
+            try:
+                await server.receive()
+            except (trio.EndOfChannel, trioproto.ConnectionClosed) as exc:
+                ended.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive_until_end)
+            await trio.testing.wait_all_tasks_blocked()
+            server.activate()
+            await trio.testing.wait_all_tasks_blocked()
+            trio.lowlevel.add_instrument(spawns)
+            codec = Codec(Role.CLIENT)
+            codec.send_close(1000, "bye")
+            await peer.send_all(codec.data_to_send())
+        trio.lowlevel.remove_instrument(spawns)
+        received = b""
+        with trio.fail_after(2):
+            while data := await peer.receive_some():
+                received += data
+        codec.receive_data(received)
+        codec.receive_eof()
+        assert spawns.count == 0
+        assert len(ended) == 1 and isinstance(ended[0], trio.EndOfChannel)
+        assert codec.close_received == (1000, "")  # our answer echoes the code (§5.5.1)
+        assert server.closed is not None and server.closed.code == 1000

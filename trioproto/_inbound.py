@@ -112,9 +112,11 @@ class InboundQueue:
                 self.taking = False
         # Parking and pulling are checkpoints too, so a message that arrives meanwhile is taken
         # at once.
+        yielded = False
         while not (messages := self._messages):
             if self._finished:
-                await trio.lowlevel.checkpoint()
+                if not yielded:
+                    await trio.lowlevel.checkpoint()
                 raise self._end_error()
             if self._caught_up is not None:
                 self._caught_up.set()
@@ -126,8 +128,10 @@ class InboundQueue:
                 if pulled is not None:
                     self._just_got = trio.lowlevel.current_task()
                     return pulled
+                yielded = True
                 continue
             await self._getters.park()
+            yielded = True
         message = messages.popleft()
         room = self._room
         if room is not None and len(messages) < self._max_queued:
@@ -135,6 +139,11 @@ class InboundQueue:
             room.set()
         self._just_got = trio.lowlevel.current_task()
         return message
+
+    def mark_just_yielded(self) -> None:
+        """The current task has just passed a schedule point in :meth:`get` (it pulled): its
+        next write need not yield again (see :meth:`claim_just_got`)."""
+        self._just_got = trio.lowlevel.current_task()
 
     def claim_just_got(self) -> bool:
         """Whether the current task took a message last and has not written since: it has just

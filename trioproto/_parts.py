@@ -149,6 +149,12 @@ class ConnectionParts:
     async def close(self, code: int, reason: str) -> None:
         """The closing handshake (RFC 6455 §7.1.2), at most the close timeout in all; see
         ``WebSocket.close()``."""
+        if self.end.event.is_set() and (not self._reader_started or self.reader.done):
+            # Over already, our close frame written: only the transport is left (the usual
+            # case after a handler's receive() ended with the peer's close).
+            await self.end.close_transport()
+            await trio.lowlevel.checkpoint()
+            return
         codec = self._codec
         # One bound for the whole close (sending ours, then waiting for theirs): a send blocked
         # on a peer that does not read holds the write lock, and must not double the wait.

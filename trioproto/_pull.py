@@ -11,9 +11,12 @@ The receiver keeps only the happy path: data messages (it returns the first, que
 while the queue has room) and pongs. Anything else -- a ping to answer, the peer's close, a
 violation (the codec's FAILING state), the end of the stream, messages beyond the queue's room
 -- and the receiver hands the duty back: the reader task starts again and handles it with its
-own code, as it always has. A receiver that leaves ``get()`` (with a message, or cancelled) is
-noted with :mod:`trioproto._handback`: if it has not come back once the scheduler has run, the
-duty goes back to the reader task too.
+own code, as it always has. The peer's close that completes the closing handshake is the one
+exception: the receiver finishes the connection itself with that same code
+(``ConnectionReader.finish_here``), as nothing is left to read. Activation lends the duty too
+(:meth:`PullReader.lend_at_activation`) when the handshake left nothing to handle. A receiver
+that leaves ``get()`` (with a message, or cancelled) is noted with :mod:`trioproto._handback`:
+if it has not come back once the scheduler has run, the duty goes back to the reader task too.
 
 Only one task reads at a time (two waits on one socket would raise ``BusyResourceError``): a
 receiver pulls only while the duty is lent, and only one receiver at a time. Receivers read
@@ -47,6 +50,11 @@ class ReaderTask(Protocol):
     def take_back(self, backlog: list[Event] | None) -> None:
         """Start the reader task again, first with ``backlog``: the events a receiver parsed
         beyond the queue's room (``None`` if none)."""
+
+    async def finish_here(self) -> None:
+        """Finish the connection in the calling receiver's task, as the reader task would
+        after the closing handshake: our close frame, the end announced, the transport
+        closed."""
 
 
 class PullReader:
@@ -97,11 +105,23 @@ class PullReader:
         inbound.puller = self
 
     def lend(self) -> None:
-        """The reader task hands the reading duty to the receivers, and ends."""
+        """The reader task hands the reading duty to a receiver waiting on the empty queue,
+        and ends. The receiver woken pulls once it runs: a task woken from its parking lot
+        runs before it can be cancelled, and ``get()`` pulls whenever the duty is lent."""
         self.lent = True
         self._inbound.wake_receiver()
-        # Covered until a receiver pulls: if the one woken is cancelled first, this takes over.
-        note_receiver_left(self)
+
+    def lend_at_activation(self) -> None:
+        """Lend the duty before any reader task runs (``WebSocket.activate()``): a receiver
+        already waiting is woken to pull, a handler that goes straight to ``receive()`` reads
+        its first message without a second task, and one that does not is covered by
+        :mod:`trioproto._handback`, which starts the reader task once the scheduler has run
+        and nobody pulls."""
+        self.lent = True
+        if self._inbound.receiver_waiting:  # delayed activation: a receiver came first
+            self._inbound.wake_receiver()
+        else:
+            note_receiver_left(self)
 
     @property
     def unattended(self) -> bool:
@@ -169,6 +189,18 @@ class PullReader:
                         hand_back = True
                 if hand_back:
                     self.pulling = False
+                    if (
+                        message is None
+                        and codec.state is State.CLOSED
+                        and codec.close_received is not None
+                    ):
+                        # The closing handshake is over (RFC 6455 §7.1.2): all that is left is
+                        # our close frame and the transport, which this task does at once
+                        # rather than start the reader task for them.
+                        self.lent = False
+                        self._inbound.mark_just_yielded()  # receive_some was the schedule point
+                        await self._reader.finish_here()
+                        return None
                     self._reclaim(backlog)
                     return message
                 if message is not None:

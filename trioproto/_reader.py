@@ -6,10 +6,13 @@ pushes back), pongs to the :class:`~trioproto._pings.PingTracker`, the peer's cl
 queue. Replies the codec queues (pongs, the close reply) are written through the connection's
 write lock. Nothing is read before ``WebSocket.activate()`` starts the reader task.
 
-Pull mode: when the reader task is about to wait for the socket while a receiver already waits
-on the empty queue, it lends the reading duty to the receivers and ends; the receiver reads in
-its own task (:class:`~trioproto._pull.PullReader`), and gives the duty back -- the reader task
-starts again -- for anything but data messages and pongs, or when it goes elsewhere.
+Pull mode: activation lends the reading duty to the receivers when nothing from the handshake
+waits to be handled, and the reader task, when it is about to wait for the socket while a
+receiver already waits on the empty queue, lends it and ends; the receiver reads in its own
+task (:class:`~trioproto._pull.PullReader`), and gives the duty back -- the reader task starts
+again -- for anything but data messages and pongs, or when it goes elsewhere. The peer's close
+frame that ends the closing handshake is finished in the receiver's task
+(:meth:`ConnectionReader.finish_here`), with the code the reader task would run.
 
 The end (RFC 6455 §7): after the peer's close, a failure or end of file, the close frame we owe
 goes out *before* the end is announced (whoever learns of it may close the transport, §5.5.1).
@@ -123,8 +126,30 @@ class ConnectionReader:
         return self._bytes + (0 if puller is None else puller.bytes_received)
 
     def start(self) -> None:
-        """Start the reader task (``WebSocket.activate()``)."""
+        """Start reading (``WebSocket.activate()``): lend the duty to the receivers at once
+        when nothing waits to be handled (pull mode, see :mod:`trioproto._pull`), else start
+        the reader task."""
+        puller = self.puller
+        codec = self._codec
+        if (
+            puller is not None
+            and codec.state is State.OPEN
+            and not codec.paused
+            and not codec.has_data_to_send
+        ):
+            # Frames that came with the handshake (trailing data) are parsed already.
+            events = codec.events()
+            if not events:
+                puller.lend_at_activation()
+                return
+            self._backlog = events
         self._nursery.start_soon(self.run)
+
+    @property
+    def done(self) -> bool:
+        """Whether the reading has finished the connection (the reader task, or a receiver in
+        pull mode, wrote our close frame and closed what it had to)."""
+        return self._done
 
     async def wait_done(self) -> None:
         """Wait until :meth:`run` has returned; at once, with no schedule point, if it has
@@ -198,26 +223,41 @@ class ConnectionReader:
             except BaseException:
                 self._mark_closed()
                 raise
-            # The close frame we owe goes out before anyone learns that the connection ended
-            # (RFC 6455 §5.5.1): whoever learns it may close the transport.
-            if codec.has_data_to_send:
-                try:
-                    with trio.move_on_after(self._close_timeout):
-                        await self._flush(False)
-                except ConnectionClosed:
-                    pass
-            self._mark_closed()
-            # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side
-            # does.
-            if codec.should_close_transport:
-                if codec.close_received is None:
-                    await self._drain_until_peer_closes()
-                await self._close_transport()
+            await self._finish()
         finally:
             if not lent:
-                self._done = True
-                if self._done_event is not None:
-                    self._done_event.set()
+                self._set_done()
+
+    async def finish_here(self) -> None:
+        """Finish the connection in a receiver's task that read the peer's close frame (pull
+        mode, see :mod:`trioproto._pull`), as :meth:`run` would finish it."""
+        try:
+            await self._finish()
+        finally:
+            self._mark_closed()  # if cancelled before: the write was lost, so is the connection
+            self._set_done()
+
+    async def _finish(self) -> None:
+        codec = self._codec
+        # The close frame we owe goes out before anyone learns that the connection ended
+        # (RFC 6455 §5.5.1): whoever learns it may close the transport.
+        if codec.has_data_to_send:
+            try:
+                with trio.move_on_after(self._close_timeout):
+                    await self._flush(False)
+            except ConnectionClosed:
+                pass
+        self._mark_closed()
+        # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
+        if codec.should_close_transport:
+            if codec.close_received is None:
+                await self._drain_until_peer_closes()
+            await self._close_transport()
+
+    def _set_done(self) -> None:
+        self._done = True
+        if self._done_event is not None:
+            self._done_event.set()
 
     def take_back(self, backlog: list[Event] | None) -> None:
         """The reading duty comes back from the receivers: start the reader task again, first

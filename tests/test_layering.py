@@ -118,3 +118,19 @@ def test_no_import_cycles() -> None:
         if name not in state:
             visit(name, [name])
     assert not cycles, cycles
+
+
+def test_tls_modules_import_only_the_ones_below_them() -> None:
+    """The TLS stack, bottom up: the socket transport, the ciphertext pump over it, the
+    handshake over the pump, the TLS stream over both, the contexts."""
+    stack = [
+        "trioproto._transport",
+        "trioproto._ciphertext_pump",
+        "trioproto._tls_handshake",
+        "trioproto._tls_transport",
+        "trioproto._tls",
+    ]
+    root = Path(trioproto.__file__).parent
+    for index, name in enumerate(stack):
+        path = root / f"{name.rsplit('.', 1)[1]}.py"
+        assert _imports_of(path, name) & set(stack) <= set(stack[:index]), name

@@ -3,13 +3,11 @@
 :class:`trio.SSLStream` works over any stream, which costs it a lock, a conflict detector and
 a retry loop per call, and it reads at most one TLS record per call. This stream does what
 asyncio's TLS layer does instead: ciphertext moves between the socket and two
-:class:`ssl.MemoryBIO` buffers, and OpenSSL only ever sees those buffers. It runs over a
-:class:`~trioproto._transport.SocketTransport`, so every system call keeps that module's rule
-(no call on a descriptor number after its socket was closed): this module never touches the
-descriptor, it only calls the transport.
+:class:`ssl.MemoryBIO` buffers (:mod:`trioproto._ciphertext_pump`), and OpenSSL only ever sees
+those buffers. This module drives OpenSSL and keeps the stream's contract.
 
 Reading (:meth:`TLSTransport.receive_some`): decrypt what OpenSSL already holds; only when it
-needs more, read up to 96 KiB of ciphertext from the socket into the incoming BIO, and decrypt
+needs more, have the pump read up to 96 KiB of ciphertext into the incoming BIO, and decrypt
 again. One call returns the plaintext of every complete record buffered (up to ``max_bytes``),
 not one record per call as trio's stream does (a record carries at most 16 KiB, RFC 8446
 §5.1). Two costs are avoided on purpose: each ``SSLObject.read`` asks for at most one record's
@@ -21,16 +19,16 @@ nothing: unread ciphertext stays in the BIO, undecrypted records in OpenSSL.
 
 Writing (:meth:`TLSTransport.send_all`): encrypt into the outgoing BIO, then write everything
 pending with one non-blocking system call; only if the socket is full, wait until it is
-writable. Ciphertext taken out of the BIO and not yet written is kept (``_unsent``) until it is,
-so a cancelled write never leaves half a record behind: the stream stays consistent, and what
-was encrypted goes out with the next write. One task at a time pushes ciphertext to the socket
-(a hand-over lock, uncontended in the common case). A receive that finds ciphertext pending (a
-TLS 1.3 KeyUpdate answer, RFC 8446 §4.6.3, or what a cancelled send left) writes what the
-socket takes at once and never waits for more: the peer may itself be blocked writing to us,
-waiting for this very receive to drain its data.
+writable. Ciphertext moves between the socket and the BIOs in
+:class:`~trioproto._ciphertext_pump.CiphertextPump`, which keeps what a cancelled write left for
+the next one (the stream stays consistent) and lets one task at a time push ciphertext. A
+receive that finds ciphertext pending (a TLS 1.3 KeyUpdate answer, RFC 8446 §4.6.3, or what a
+cancelled send left) writes what the socket takes at once and never waits for more: the peer
+may itself be blocked writing to us, waiting for this very receive to drain its data.
 
-Handshake: done on first use (or by :meth:`TLSTransport.do_handshake`), inside whatever timeout
-the caller holds; the server's is ``Timeouts.handshake``. Renegotiation (TLS 1.2; TLS 1.3 has
+Handshake (:mod:`trioproto._tls_handshake`): done on first use (or by
+:meth:`TLSTransport.do_handshake`), inside whatever timeout the caller holds; the server's is
+``Timeouts.handshake``. Renegotiation (TLS 1.2; TLS 1.3 has
 none) is refused: the transport sets ``ssl.OP_NO_RENEGOTIATION`` on any context it is given
 (:func:`refuse_renegotiation`), so a renegotiation attempt gets a ``no_renegotiation`` alert.
 
@@ -51,14 +49,12 @@ import ssl
 
 import trio
 
+from ._ciphertext_pump import CiphertextPump
+from ._tls_handshake import TLSHandshake
 from ._transport import SocketTransport
 
 __all__ = ["TLSTransport", "refuse_renegotiation"]
 
-#: Ciphertext read from the socket at once: a 64 KiB message with its record overhead in one
-#: system call, and still a buffer glibc takes from its heap (a 256 KiB one it maps and unmaps
-#: on every read: 16 us instead of 2.5 for a small record).
-_CIPHERTEXT_READ_SIZE = 96 * 1024
 #: The most plaintext one record carries (RFC 8446 §5.1, RFC 5246 §6.2.1).
 _RECORD_PLAINTEXT_MAX = 16 * 1024
 #: Plaintext returned by ``receive_some()`` without ``max_bytes``.
@@ -102,24 +98,17 @@ class TLSTransport(trio.abc.Stream):
         self.transport = transport
         if not context.options & ssl.OP_NO_RENEGOTIATION:
             refuse_renegotiation(context)
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
+        self._pump = pump = CiphertextPump(transport)
         self.ssl_object = context.wrap_bio(
-            self._incoming,
-            self._outgoing,
+            pump.incoming,
+            pump.outgoing,
             server_side=server_side,
             server_hostname=server_hostname,
         )
-        self._unsent: bytes | memoryview = b""  # taken from the outgoing BIO, not yet written
+        self._handshake = TLSHandshake(self.ssl_object, pump)
         self._may_decrypt = True  # OpenSSL may hold a record: False once it asked for more
-        self._handshake_done = False
-        self._handshaking: trio.Event | None = None  # set while a task runs the handshake
         self._receiving = False
         self._sending = False
-        self._writing = False  # a task is pushing ciphertext to the socket
-        self._writers = trio.lowlevel.ParkingLot()
-        self._broken = False
-        self._closed = False
 
     # ------------------------------------------------------------------ handshake
 
@@ -129,11 +118,11 @@ class TLSTransport(trio.abc.Stream):
         A failure (a certificate not trusted, no common version or cipher, a plaintext peer,
         an end of stream) raises :class:`trio.BrokenResourceError`.
         """
-        self._check_usable()
-        if self._handshake_done:
+        self._pump.check_usable()
+        if self._handshake.done:
             await trio.lowlevel.checkpoint()
             return
-        await self._handshake()
+        await self._handshake.run()
 
     def selected_alpn_protocol(self) -> str | None:
         """The protocol both sides agreed on with ALPN (RFC 7301), if any."""
@@ -142,41 +131,6 @@ class TLSTransport(trio.abc.Stream):
     def version(self) -> str | None:
         """The TLS version negotiated (``"TLSv1.3"``), or ``None`` before the handshake."""
         return self.ssl_object.version()
-
-    async def _handshake(self) -> None:
-        if self._handshaking is not None:  # another task is at it: wait for its outcome
-            await self._handshaking.wait()
-            self._check_usable()
-            if not self._handshake_done:
-                raise trio.BrokenResourceError("the TLS handshake failed in another task")
-            return
-        self._handshaking = trio.Event()
-        try:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            while True:
-                try:
-                    self.ssl_object.do_handshake()
-                    done = True
-                except ssl.SSLWantReadError:
-                    done = False
-                except ssl.SSLError as exc:
-                    with contextlib.suppress(trio.BrokenResourceError):
-                        self._write_what_fits()  # the alert telling the peer why, if it fits
-                    raise self._fail(exc) from exc
-                try:
-                    await self._flush()
-                except trio.BrokenResourceError:
-                    if not done:
-                        raise
-                    # A peer that sent its last flight and hung up cannot take ours (TLS 1.3
-                    # session tickets, say): what it sent before leaving is still readable.
-                if done:
-                    break
-                await self._read_ciphertext()
-            self._handshake_done = True
-        finally:
-            self._handshaking.set()
-            self._handshaking = None
 
     # ------------------------------------------------------------------ receiving
 
@@ -193,12 +147,13 @@ class TLSTransport(trio.abc.Stream):
             raise trio.BusyResourceError("another task is receiving on this stream")
         self._receiving = True
         try:
-            self._check_usable()
-            if self._handshake_done:
+            pump = self._pump
+            pump.check_usable()
+            if self._handshake.done:
                 await trio.lowlevel.checkpoint_if_cancelled()
                 waited = False
             else:
-                await self._handshake()
+                await self._handshake.run()
                 waited = True
             while True:
                 data = self._decrypt(size)
@@ -207,12 +162,12 @@ class TLSTransport(trio.abc.Stream):
                         # Reading the socket was the schedule point otherwise (trio's rule).
                         await trio.lowlevel.cancel_shielded_checkpoint()
                     return data
-                if not self._writing and (self._unsent or self._outgoing.pending):
+                if not pump.writing and pump.pending:
                     # What decrypting produced (a KeyUpdate answer), or what a cancelled send
                     # left: written if the socket takes it now, never waited for, since the
                     # peer may itself be waiting for us to read (both socket buffers full).
                     with contextlib.suppress(trio.BrokenResourceError):
-                        self._write_what_fits()
+                        pump.write_what_fits()
                 await self._read_ciphertext()
                 waited = True
         finally:
@@ -234,7 +189,7 @@ class TLSTransport(trio.abc.Stream):
                 self._may_decrypt = False
                 break
             except ssl.SSLError as exc:
-                failure = self._fail(exc)
+                failure = self._pump.fail(exc)
                 if parts:
                     break  # the plaintext before it first; the next call raises
                 raise failure from exc
@@ -244,7 +199,7 @@ class TLSTransport(trio.abc.Stream):
                 return b""
             parts.append(chunk)
             total += len(chunk)
-            if not self._incoming.pending and not self.ssl_object.pending():
+            if not self._pump.incoming.pending and not self.ssl_object.pending():
                 # Neither a complete record nor decrypted bytes left: spare the exception
                 # OpenSSL would raise to say so (it costs as much as the read).
                 self._may_decrypt = False
@@ -254,16 +209,8 @@ class TLSTransport(trio.abc.Stream):
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def _read_ciphertext(self) -> None:
-        """Move what the socket has into the incoming BIO (the end of the stream too)."""
-        try:
-            ciphertext = await self.transport.receive_some(_CIPHERTEXT_READ_SIZE)
-        except trio.BrokenResourceError:
-            self._broken = True
-            raise
-        if ciphertext:
-            self._incoming.write(ciphertext)
-        else:
-            self._incoming.write_eof()  # OpenSSL then reports the truncation, or close_notify
+        """Have the pump move what the socket has into the incoming BIO; decrypt again."""
+        await self._pump.receive()
         self._may_decrypt = True
 
     # ------------------------------------------------------------------ sending
@@ -283,21 +230,22 @@ class TLSTransport(trio.abc.Stream):
             raise trio.BusyResourceError("another task is sending on this stream")
         self._sending = True
         try:
-            self._check_usable()
-            if not self._handshake_done:
-                await self._handshake()
+            pump = self._pump
+            pump.check_usable()
+            if not self._handshake.done:
+                await self._handshake.run()
             else:
                 await trio.lowlevel.checkpoint_if_cancelled()
             if len(data) <= _ENCRYPT_CHUNK:
                 if data:
                     self._encrypt(data)
-                waited = await self._flush()
+                waited = await pump.flush()
             else:
                 view = memoryview(data)
                 waited = False
                 for start in range(0, len(view), _ENCRYPT_CHUNK):
                     self._encrypt(view[start : start + _ENCRYPT_CHUNK])
-                    waited = await self._flush() or waited
+                    waited = await pump.flush() or waited
             if not (after_yield or waited):
                 await trio.lowlevel.cancel_shielded_checkpoint()
         finally:
@@ -307,7 +255,7 @@ class TLSTransport(trio.abc.Stream):
         try:
             self.ssl_object.write(data)
         except ssl.SSLError as exc:
-            raise self._fail(exc) from exc
+            raise self._pump.fail(exc) from exc
 
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the socket can take more ciphertext."""
@@ -315,45 +263,10 @@ class TLSTransport(trio.abc.Stream):
             raise trio.BusyResourceError("another task is sending on this stream")
         self._sending = True
         try:
-            self._check_usable()
+            self._pump.check_usable()
             await self.transport.wait_send_all_might_not_block()
         finally:
             self._sending = False
-
-    async def _flush(self) -> bool:
-        """Write every byte of ciphertext pending, in order, one task at a time; return
-        whether it had to wait (a schedule point). Nothing is lost if it is cancelled."""
-        waited = False
-        if self._writing:
-            await self._writers.park()  # the writing task hands the duty over when done
-            waited = True
-        else:
-            self._writing = True
-        try:
-            while not self._write_what_fits():
-                await self.transport.wait_send_all_might_not_block()
-                waited = True
-            return waited
-        finally:
-            if self._writers:
-                self._writers.unpark()
-            else:
-                self._writing = False
-
-    def _write_what_fits(self) -> bool:
-        """Write pending ciphertext, in order, while the socket takes it, without waiting;
-        keep the rest for later. Return whether nothing is left."""
-        while True:
-            if not self._unsent:
-                if not self._outgoing.pending:
-                    return True
-                self._unsent = self._outgoing.read()
-            self._check_usable()
-            sent = self.transport.send_nowait(self._unsent)  # a broken socket stays broken
-            if sent < len(self._unsent):
-                self._unsent = memoryview(self._unsent)[sent:]
-                return False
-            self._unsent = b""
 
     # ------------------------------------------------------------------ closing
 
@@ -365,26 +278,12 @@ class TLSTransport(trio.abc.Stream):
 
     def close(self) -> None:
         """:meth:`aclose` without the checkpoint: nothing here waits."""
-        if self._closed:
+        pump = self._pump
+        if pump.closed:
             return
-        if self._handshake_done and not self._broken:
+        if self._handshake.done and not pump.broken:
             with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: no wait for the reply
                 self.ssl_object.unwrap()  # queues close_notify (RFC 8446 §6.1)
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                self._write_what_fits()  # what does not fit now is dropped
-        self._closed = True
-        self.transport.close()
-
-    # ------------------------------------------------------------------ state
-
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("the stream was closed")
-        if self._broken:
-            raise trio.BrokenResourceError("the TLS connection is broken")
-
-    def _fail(self, exc: ssl.SSLError) -> trio.BrokenResourceError:
-        self._broken = True
-        if isinstance(exc, ssl.SSLEOFError):
-            return trio.BrokenResourceError("the peer ended the connection without close_notify")
-        return trio.BrokenResourceError(f"TLS error: {exc.reason or exc}")
+                pump.write_what_fits()  # what does not fit now is dropped
+        pump.close()

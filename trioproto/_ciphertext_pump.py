@@ -110,17 +110,20 @@ class CiphertextPump:
     async def flush(self) -> bool:
         """Write every byte of ciphertext pending, in order, one task at a time; return
         whether it had to wait (a schedule point). Nothing is lost if it is cancelled."""
-        waited = False
         if self.writing:
             await self._writers.park()  # the writing task hands the duty over when done
-            waited = True
+            full = False  # the socket may have room by now
+        elif self.write_what_fits():
+            return False  # all of it at once: no schedule point, so nobody came to park
         else:
             self.writing = True
+            full = True
         try:
+            if full:
+                await self.transport.wait_send_all_might_not_block()
             while not self.write_what_fits():
                 await self.transport.wait_send_all_might_not_block()
-                waited = True
-            return waited
+            return True
         finally:
             if self._writers:
                 self._writers.unpark()

@@ -149,42 +149,45 @@ class TLSTransport(trio.abc.Stream):
         try:
             pump = self._pump
             pump.check_usable()
-            if self._handshake.done:
+            if not self._handshake.done:
+                await self._handshake.run()  # a schedule point
+                data = self._decrypt(size)
+            elif self._may_decrypt:
                 await trio.lowlevel.checkpoint_if_cancelled()
-                waited = False
-            else:
-                await self._handshake.run()
-                waited = True
-            while True:
                 data = self._decrypt(size)
                 if data is not None:
-                    if not waited:
-                        # Reading the socket was the schedule point otherwise (trio's rule).
-                        await trio.lowlevel.cancel_shielded_checkpoint()
-                    return data
+                    # Reading the socket was the schedule point otherwise (trio's rule).
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+            else:
+                data = None  # reading the socket, below, checks for cancellation first
+            while data is None:
                 if not pump.writing and pump.pending:
                     # What decrypting produced (a KeyUpdate answer), or what a cancelled send
                     # left: written if the socket takes it now, never waited for, since the
                     # peer may itself be waiting for us to read (both socket buffers full).
                     with contextlib.suppress(trio.BrokenResourceError):
                         pump.write_what_fits()
-                await self._read_ciphertext()
-                waited = True
+                await pump.receive()
+                self._may_decrypt = True
+                data = self._decrypt(size)
+            return data
         finally:
             self._receiving = False
 
     def _decrypt(self, size: int) -> bytes | None:
         """Up to ``size`` bytes of plaintext from the records buffered; ``b""`` after the
-        peer's close_notify; ``None`` when a whole record has yet to arrive."""
-        if not self._may_decrypt:  # nothing arrived since OpenSSL last asked for more
-            return None
+        peer's close_notify; ``None`` when a whole record has yet to arrive. Called only while
+        OpenSSL may hold a record (``_may_decrypt``: something arrived since it last asked for
+        more)."""
+        ssl_object = self.ssl_object
+        incoming = self._pump.incoming
         parts: list[bytes] = []
         total = 0
         while total < size:
             try:
                 # One record at most per call, so a bigger buffer would only be allocated
                 # (and, past glibc's mmap threshold, mapped) to be shrunk again.
-                chunk = self.ssl_object.read(min(size - total, _RECORD_PLAINTEXT_MAX))
+                chunk = ssl_object.read(min(size - total, _RECORD_PLAINTEXT_MAX))
             except ssl.SSLWantReadError:
                 self._may_decrypt = False
                 break
@@ -197,21 +200,19 @@ class TLSTransport(trio.abc.Stream):
                 if parts:
                     break  # the next call returns b""
                 return b""
-            parts.append(chunk)
-            total += len(chunk)
-            if not self._pump.incoming.pending and not self.ssl_object.pending():
+            if not incoming.pending and not ssl_object.pending():
                 # Neither a complete record nor decrypted bytes left: spare the exception
                 # OpenSSL would raise to say so (it costs as much as the read).
                 self._may_decrypt = False
+                if not parts:
+                    return chunk  # one record, the common case
+                parts.append(chunk)
                 break
+            parts.append(chunk)
+            total += len(chunk)
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    async def _read_ciphertext(self) -> None:
-        """Have the pump move what the socket has into the incoming BIO; decrypt again."""
-        await self._pump.receive()
-        self._may_decrypt = True
 
     # ------------------------------------------------------------------ sending
 

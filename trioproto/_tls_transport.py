@@ -240,7 +240,8 @@ class TLSTransport(trio.abc.Stream):
             if len(data) <= _ENCRYPT_CHUNK:
                 if data:
                     self._encrypt(data)
-                waited = await pump.flush()
+                # Written at once when nobody else is writing and the socket takes it all.
+                waited = (pump.writing or not pump.write_what_fits()) and await pump.flush()
             else:
                 view = memoryview(data)
                 waited = False

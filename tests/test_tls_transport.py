@@ -239,6 +239,32 @@ async def test_buffered_records_come_back_in_one_call(
     peer.socket.close()
 
 
+async def test_a_cancelled_receive_raises_and_loses_nothing(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """Cancelled before it starts, a receive raises Cancelled both when a record is already
+    buffered (it checks before decrypting) and when it must read the socket (the read
+    checks before reading); the next receive returns every byte."""
+    transport, peer = await server_with_hand_driven_client(server_context, client_context)
+
+    async def cancelled_receive() -> None:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(trio.Cancelled):
+                await transport.receive_some()
+
+    await peer.send_raw(peer.encrypt(b"first") + peer.encrypt(b"second"))
+    with trio.fail_after(10):
+        assert await transport.receive_some(5) == b"first"  # "second" stays buffered
+        await cancelled_receive()
+        assert await transport.receive_some() == b"second"  # nothing left buffered
+        await peer.send_raw(peer.encrypt(b"third"))  # in the socket, not read yet
+        await cancelled_receive()
+        assert await transport.receive_some() == b"third"
+    await transport.aclose()
+    peer.socket.close()
+
+
 async def test_close_notify_is_sent_on_close(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:

@@ -240,8 +240,7 @@ class TLSTransport(trio.abc.Stream):
             if len(data) <= _ENCRYPT_CHUNK:
                 if data:
                     self._encrypt(data)
-                # Written at once when nobody else is writing and the socket takes it all.
-                waited = (pump.writing or not pump.write_what_fits()) and await pump.flush()
+                waited = await pump.flush()
             else:
                 view = memoryview(data)
                 waited = False

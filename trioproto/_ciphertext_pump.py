@@ -138,7 +138,8 @@ class CiphertextPump:
                 if not self.outgoing.pending:
                     return True
                 self._unsent = self.outgoing.read()
-            self.check_usable()
+            if self.closed or self.broken:
+                self.check_usable()
             sent = self.transport.send_nowait(self._unsent)  # a broken socket stays broken
             if sent < len(self._unsent):
                 self._unsent = memoryview(self._unsent)[sent:]

@@ -148,7 +148,8 @@ class TLSTransport(trio.abc.Stream):
         self._receiving = True
         try:
             pump = self._pump
-            pump.check_usable()
+            if pump.closed or pump.broken:
+                pump.check_usable()
             if not self._handshake.done:
                 await self._handshake.run()  # a schedule point
                 data = self._decrypt(size)
@@ -219,35 +220,40 @@ class TLSTransport(trio.abc.Stream):
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt and write all of ``data``. If cancelled midway, what was already encrypted
         is still written by the next operation; the stream stays usable."""
-        await self._send(data, after_yield=False)
+        await self.send_all_after_yield(data, yielded=False)
 
-    async def send_all_after_yield(self, data: bytes | bytearray | memoryview) -> None:
+    async def send_all_after_yield(
+        self, data: bytes | bytearray | memoryview, *, yielded: bool = True
+    ) -> None:
         """:meth:`send_all` for a caller that has just passed a schedule point: it checks for
-        cancellation, and yields only if the socket cannot take everything now."""
-        await self._send(data, after_yield=True)
-
-    async def _send(self, data: bytes | bytearray | memoryview, *, after_yield: bool) -> None:
+        cancellation, and yields only if the socket cannot take everything now (with
+        ``yielded=False`` it is :meth:`send_all`, a schedule point in any case)."""
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
         self._sending = True
         try:
             pump = self._pump
-            pump.check_usable()
+            if pump.closed or pump.broken:
+                pump.check_usable()
             if not self._handshake.done:
                 await self._handshake.run()
             else:
                 await trio.lowlevel.checkpoint_if_cancelled()
             if len(data) <= _ENCRYPT_CHUNK:
                 if data:
-                    self._encrypt(data)
-                waited = await pump.flush()
+                    try:
+                        self.ssl_object.write(data)
+                    except ssl.SSLError as exc:
+                        raise pump.fail(exc) from exc
+                # Written at once when no other task is writing and the socket takes it all.
+                waited = (pump.writing or not pump.write_what_fits()) and await pump.flush()
             else:
                 view = memoryview(data)
                 waited = False
                 for start in range(0, len(view), _ENCRYPT_CHUNK):
                     self._encrypt(view[start : start + _ENCRYPT_CHUNK])
                     waited = await pump.flush() or waited
-            if not (after_yield or waited):
+            if not (yielded or waited):
                 await trio.lowlevel.cancel_shielded_checkpoint()
         finally:
             self._sending = False

@@ -134,3 +134,27 @@ def test_tls_modules_import_only_the_ones_below_them() -> None:
     for index, name in enumerate(stack):
         path = root / f"{name.rsplit('.', 1)[1]}.py"
         assert _imports_of(path, name) & set(stack) <= set(stack[:index]), name
+
+
+#: Classes allowed past the size limit, with the reason.
+LONG_CLASSES = {
+    # The framing state machine (RFC 6455 §5-§7) reads top-down as one class.
+    "trioproto._sansio._codec.Codec",
+}
+MAX_CLASS_LINES = 250
+
+
+def test_no_long_classes() -> None:
+    """Every class of trioproto, docstrings included, stays within MAX_CLASS_LINES lines: a
+    class that grows past it holds more than one job (docs/topics/design.md)."""
+    root = Path(trioproto.__file__).parent
+    too_long = []
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                name = f"{module}.{node.name}"
+                if lines > MAX_CLASS_LINES and name not in LONG_CLASSES:
+                    too_long.append(f"{name}: {lines} lines")
+    assert not too_long, too_long

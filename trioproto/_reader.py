@@ -251,7 +251,7 @@ class ConnectionReader:
         # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.should_close_transport:
             if codec.close_received is None:
-                await self._drain_until_peer_closes()
+                await drain_until_peer_closes(self._stream, self._close_timeout)
             await self._close_transport()
 
     def _set_done(self) -> None:
@@ -275,21 +275,21 @@ class ConnectionReader:
         # Once we sent a close frame nobody has to read: never stall the closing handshake.
         await self._inbound.put(message, push_back=self._codec.close_sent is None)
 
-    async def _drain_until_peer_closes(self) -> None:
-        """After failing the connection, read and discard what the peer still sends until it
-        closes, bounded by the close timeout. Closing a socket with unread bytes makes the
-        kernel send a reset, which can destroy our close frame before the peer reads it."""
-        stream = self._stream
-        if isinstance(stream, trio.abc.HalfCloseableStream):
-            # BusyResourceError: a send of another task is under way (it fails on its own);
-            # the stream refuses before doing anything, and the drain below still helps.
-            with contextlib.suppress(
-                trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError
-            ):
-                await stream.send_eof()
-        with trio.move_on_after(self._close_timeout):
-            try:
-                while await stream.receive_some(RECEIVE_SIZE):
-                    pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+
+async def drain_until_peer_closes(stream: trio.abc.Stream, timeout: float) -> None:
+    """After failing the connection, read and discard what the peer still sends until it
+    closes, at most ``timeout`` seconds. Closing a socket with unread bytes makes the kernel
+    send a reset, which can destroy our close frame before the peer reads it."""
+    if isinstance(stream, trio.abc.HalfCloseableStream):
+        # BusyResourceError: a send of another task is under way (it fails on its own);
+        # the stream refuses before doing anything, and the drain below still helps.
+        with contextlib.suppress(
+            trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError
+        ):
+            await stream.send_eof()
+    with trio.move_on_after(timeout):
+        try:
+            while await stream.receive_some(RECEIVE_SIZE):
                 pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass

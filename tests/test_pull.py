@@ -29,13 +29,26 @@ from trioproto.testing._pair import websocket_pair
 # ------------------------------------------------------------ who reads
 
 
+class _ReaderTaskSpawns(trio.abc.Instrument):
+    """Counts the reader tasks started while it is installed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.count += task.name.endswith("ConnectionReader.run")
+
+
 async def test_a_waiting_receiver_reads_in_its_own_task() -> None:
     """While a receiver waits on the empty queue, the reader task is gone: one task per
-    connection wakes per message, and an idle connection holds one task."""
+    connection wakes per message, and an idle connection holds one task. Activation lends the
+    reading when nothing is buffered: no reader task is ever started for this receiver."""
+    spawns = _ReaderTaskSpawns()
     async with (
         raw_peer_and_server(activate=False) as (peer, server),
         trio.open_nursery() as nursery,
     ):
+        trio.lowlevel.add_instrument(spawns)
 
         async def echo() -> None:
             async for message in server.inbound:
@@ -50,6 +63,8 @@ async def test_a_waiting_receiver_reads_in_its_own_task() -> None:
             assert await echo_frames(peer, codec, f"message {index}") == f"message {index}"
             assert reader_tasks() == 0
         assert server.statistics().messages_received == 20
+        assert spawns.count == 0
+        trio.lowlevel.remove_instrument(spawns)  # the receiver leaves: the reader task may run
         nursery.cancel_scope.cancel()
 
 
@@ -255,43 +270,6 @@ async def test_the_transport_ending_while_a_receiver_pulls_is_abnormal() -> None
 
 
 # ------------------------------------------------------------ fewer tasks
-
-
-class _ReaderTaskSpawns(trio.abc.Instrument):
-    """Counts the reader tasks started while it is installed."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def task_spawned(self, task: trio.lowlevel.Task) -> None:
-        self.count += task.name.endswith("ConnectionReader.run")
-
-
-async def test_activation_lends_the_reading_when_nothing_is_buffered() -> None:
-    """A handler already waiting in receive() when the connection is activated reads the
-    first message itself: no reader task is ever started for it."""
-    spawns = _ReaderTaskSpawns()
-    trio.lowlevel.add_instrument(spawns)
-    try:
-        async with (
-            raw_peer_and_server(activate=False) as (peer, server),
-            trio.open_nursery() as nursery,
-        ):
-
-            async def echo() -> None:
-                async for message in server.inbound:
-                    await server.send(message)
-
-            nursery.start_soon(echo)
-            await trio.testing.wait_all_tasks_blocked()
-            server.activate()
-            codec = Codec(Role.CLIENT)
-            assert await echo_frames(peer, codec, "first") == "first"
-            assert await reader_tasks_once_settled() == 0
-            assert spawns.count == 0
-            nursery.cancel_scope.cancel()  # the receiver leaves: now the reader task may run
-    finally:
-        trio.lowlevel.remove_instrument(spawns)
 
 
 async def test_activation_with_frames_from_the_handshake_starts_the_reader_task() -> None:

@@ -29,8 +29,7 @@ from ._routing import HttpMatch, HttpRequest, Router, UpgradeTo, WebSocketMatch,
 from ._sansio._deflate import PerMessageDeflate, negotiate_server
 from ._sansio._handshake import accept_response, reject_error, reject_response, validate_request
 from ._sansio._http import Request, RequestHeadParser, request_body_length, serialize_response
-from ._tls_transport import TLSTransport
-from ._transport import SocketTransport
+from ._tls_transport import send_after_yield_of
 
 __all__ = ["Accepted", "OpeningHandshake", "Rejected", "Unserved"]
 
@@ -177,8 +176,9 @@ class OpeningHandshake:
             extra_headers=extra_headers,
         )
         # The hook (when there is one) may have yielded since; its own schedule points count.
-        if just_yielded and (type(stream) is SocketTransport or type(stream) is TLSTransport):
-            await stream.send_all_after_yield(response)
+        send_after_yield = send_after_yield_of(stream) if just_yielded else None
+        if send_after_yield is not None:
+            await send_after_yield(response)
         else:
             await stream.send_all(response)
         return Accepted(ws_request, selection, trailing_data, compression, match.pattern, state)

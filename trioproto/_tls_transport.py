@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import ssl
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -53,7 +54,7 @@ from ._ciphertext_pump import CiphertextPump
 from ._tls_handshake import TLSHandshake
 from ._transport import SocketTransport
 
-__all__ = ["TLSTransport", "refuse_renegotiation"]
+__all__ = ["TLSTransport", "refuse_renegotiation", "send_after_yield_of"]
 
 #: The most plaintext one record carries (RFC 8446 §5.1, RFC 5246 §6.2.1).
 _RECORD_PLAINTEXT_MAX = 16 * 1024
@@ -69,6 +70,16 @@ def refuse_renegotiation(context: ssl.SSLContext) -> ssl.SSLContext:
     never happens. TLS 1.3 forbids renegotiation outright (RFC 8446 §4.1.2)."""
     context.options |= ssl.OP_NO_RENEGOTIATION
     return context
+
+
+def send_after_yield_of(
+    stream: trio.abc.Stream,
+) -> Callable[[bytes | bytearray | memoryview], Awaitable[None]] | None:
+    """The write of our own transports for a caller that has just passed a schedule point
+    (it yields only when the socket is full), or ``None`` for any other stream."""
+    if type(stream) is SocketTransport or type(stream) is TLSTransport:
+        return stream.send_all_after_yield
+    return None
 
 
 class TLSTransport(trio.abc.Stream):

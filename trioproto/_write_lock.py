@@ -21,7 +21,7 @@ import trio
 
 from ._closed import ConnectionClosed
 from ._sansio._codec import Codec
-from ._tls_transport import TLSTransport
+from ._tls_transport import send_after_yield_of
 from ._transport import SocketTransport
 
 __all__ = ["WriteLock"]
@@ -63,11 +63,7 @@ class WriteLock:
         # sockets) for hub messages and held frames, and a write that skips the second yield
         # after receive().
         self.send_nowait = stream.send_nowait if type(stream) is SocketTransport else None
-        self._send_after_yield = (
-            stream.send_all_after_yield
-            if type(stream) is SocketTransport or type(stream) is TLSTransport
-            else None
-        )
+        self._send_after_yield = send_after_yield_of(stream)
 
     async def wait(self) -> None:
         """Park until the holder hands the lock over (ownership passes in :meth:`release`)."""

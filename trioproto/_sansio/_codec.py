@@ -270,7 +270,9 @@ class Codec:
                 if (first == _FIN | _BINARY or first == _FIN | _TEXT) and end - position >= 6:
                     # Shortest path: a whole masked frame with a 7-bit length, FIN and no RSV
                     # bit: the checks of _check_header, for this frame, come down to these.
-                    length = buffer[position + 1] ^ _MASK  # the MASK bit clear: more than 125
+                    # MASK set: the 7-bit length (126 and 127, extended lengths, exceed any
+                    # small payload); MASK clear (a violation): 128 or more, the general path.
+                    length = buffer[position + 1] ^ _MASK
                     if (
                         length <= self._small_payload
                         and end - position - 6 >= length

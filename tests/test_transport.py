@@ -210,6 +210,64 @@ async def test_send_all_after_yield_yields_only_when_the_socket_is_full() -> Non
     await right.aclose()
 
 
+class _SendOnceYielded(trio.abc.Instrument):
+    """Writes ``data`` to ``stream`` as soon as the task that added it has yielded: before the
+    scheduler looks for I/O or runs that task again, whichever comes first."""
+
+    def __init__(self, stream: SocketTransport, data: bytes) -> None:
+        self.task = trio.lowlevel.current_task()
+        self.stream, self.data = stream, data
+
+    def before_io_wait(self, timeout: float) -> None:
+        if self.data:
+            self.stream.send_nowait(self.data)
+            self.data = b""
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.before_io_wait(0)
+
+
+async def test_a_read_yields_before_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schedule point comes first: what the peer sends while the reader yields is read at
+    once, with no wait for the socket (an echo server's next message usually arrives then); an
+    empty socket is still waited for, and a cancelled read consumes nothing."""
+    left, right = transport_pair()
+    waits: list[object] = []
+    real_wait = trio.lowlevel.wait_readable
+
+    async def counting_wait(sock: object) -> None:
+        waits.append(sock)
+        await real_wait(sock)
+
+    monkeypatch.setattr(trio.lowlevel, "wait_readable", counting_wait)
+    instrument = _SendOnceYielded(left, b"sent while it yielded")
+    trio.lowlevel.add_instrument(instrument)
+    try:
+        # The socket is empty when the read is called.
+        assert await right.receive_some() == b"sent while it yielded"
+    finally:
+        trio.lowlevel.remove_instrument(instrument)
+    assert waits == []
+
+    async def send_once_all_wait(data: bytes) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        await left.send_all(data)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_once_all_wait, b"later")
+        assert await right.receive_some() == b"later"
+    assert waits == [right.socket]
+    await left.send_all(b"kept")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await right.receive_some()
+    assert await right.receive_some() == b"kept"
+    await left.aclose()
+    await right.aclose()
+
+
 async def test_a_read_takes_at_most_256_kib_whatever_it_may_take() -> None:
     """One read allocates its whole buffer first: it is bounded (see _READ_CHUNK)."""
     left, right = transport_pair()

@@ -3,9 +3,17 @@
 :class:`trio.SocketStream` is general: each call goes through a conflict detector, an error
 translating context manager and trio's socket wrapper, which profiling showed to be about 45 %
 of the CPU time of a small-message echo. :class:`SocketTransport` is the same contract (a
-:class:`trio.abc.HalfCloseableStream`) with the shortest path trio allows: try the non-blocking
-system call first, and only when it would block wait with :func:`trio.lowlevel.wait_readable`
-or :func:`trio.lowlevel.wait_writable`. Every call still checkpoints, as trio requires.
+:class:`trio.abc.HalfCloseableStream`) with the shortest path trio allows: the non-blocking
+system call, and only when it would block a wait with :func:`trio.lowlevel.wait_readable` or
+:func:`trio.lowlevel.wait_writable`. Every call still checkpoints, as trio requires.
+
+A receive passes its schedule point *before* it reads, a send after it writes. A server that
+has just written an answer and goes back to read would otherwise find the socket empty (the
+peer has not had the time to send its next message), and wait for it through the I/O manager:
+one more failed read, one more ``epoll_ctl`` and a wake-up through ``epoll_wait``, per message.
+Yielding first lets every other runnable task run meanwhile, and by then the next message is
+usually there: under load, one read per message and no wait at all (measured on an echo of
+32 B messages on 100 connections: 2.0 reads and 1 wait per message before, 1.01 reads after).
 
 The trio socket keeps owning the file descriptor (closing, ``getpeername``); this class only
 reads and writes it, under one rule: **no system call on the descriptor number after the socket
@@ -64,7 +72,10 @@ class SocketTransport(trio.abc.HalfCloseableStream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Return the bytes available (at most ``max_bytes``, and at most 256 KiB per call),
         waiting for some; ``b""`` at end of file. Cancelling it is safe: nothing is consumed
-        unless it returns."""
+        unless it returns.
+
+        It yields first, then reads (see the module docstring): the schedule point comes before
+        the system call, so a read that finds bytes returns without yielding again."""
         if max_bytes is None:
             size = _DEFAULT_RECEIVE_SIZE
         else:
@@ -76,8 +87,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
             raise trio.BusyResourceError("another task is receiving on this stream")
         self._receiving = True
         try:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            waited = False
+            await trio.lowlevel.checkpoint()  # the schedule point, before the read
             while True:
                 self._check_open()  # again after every wait: another task may have closed it
                 try:
@@ -90,11 +100,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
                     raise self._translate(exc) from exc
                 if data is None:
                     await trio.lowlevel.wait_readable(self.socket)
-                    waited = True
                     continue
-                if not waited:
-                    # wait_readable was the schedule point otherwise (trio's checkpoint rule).
-                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return data
         finally:
             self._receiving = False

@@ -78,6 +78,8 @@ def test_trailing_data_client_pong_uses_mask_source() -> None:
         (bytearray(b"ab"), bytes.fromhex("82026162")),
         (memoryview(b"ab"), bytes.fromhex("82026162")),
         (b"", bytes.fromhex("8200")),
+        (bytes(125), bytes.fromhex("827d") + bytes(125)),  # the longest 7-bit length
+        ("x" * 126, bytes.fromhex("817e007e") + b"x" * 126),  # the shortest 16-bit one
         (bytes(256), bytes.fromhex("827e0100") + bytes(256)),
         (bytes(65536), bytes.fromhex("827f0000000000010000") + bytes(65536)),
     ],

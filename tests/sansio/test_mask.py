@@ -84,6 +84,22 @@ def test_module_exports() -> None:
         assert apply_mask.__module__.endswith("_speedups")
 
 
+def test_compiled_apply_mask_refuses_bad_arguments() -> None:
+    """The C speedup takes its two arguments without a tuple to parse (it runs once per frame):
+    it still checks them as strictly as the argument parser did."""
+    if apply_mask is apply_mask_python:
+        pytest.skip("the C speedup is not built")
+    with pytest.raises(TypeError, match="exactly 2 arguments"):
+        apply_mask(b"data")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        apply_mask("text", MASKS[0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        apply_mask(b"data", "mask")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="4 bytes"):
+        apply_mask(b"data", b"key")
+    assert apply_mask(memoryview(b"\x37\xfa"), MASKS[0]) == b"\0\0"
+
+
 @pytest.mark.parametrize(
     ("offset", "expected"),
     [

@@ -74,6 +74,7 @@ _KNOWN_OPCODES: Final = frozenset(int(op) for op in Opcode)
 _RSV1: Final = 0x40
 _RSV_BITS: Final = 0x70
 _FIN: Final = 0x80
+_MASK: Final = 0x80  # in a header's second byte
 
 
 class Role(enum.Enum):
@@ -147,6 +148,11 @@ class Codec:
         self._is_server = role is Role.SERVER
         self._max_frame = max_frame_size
         self._max_message = max_message_size
+        # The largest payload of a client's small frame (7-bit length) that no limit refuses:
+        # such frames take the shortest path in _parse. -1 (never) for a client codec, which
+        # receives unmasked frames.
+        limits = [limit for limit in (max_frame_size, max_message_size) if limit is not None]
+        self._small_payload = min([125, *limits]) if self._is_server else -1
         self._mask_source = mask_source
         self._state = State.OPEN
         #: The close frame we sent, as (code, reason); code is None for an empty close payload.
@@ -260,6 +266,26 @@ class Codec:
                     self._receive_payload(view[position : position + take])
                     position += take
                     continue
+                first = buffer[position]
+                if (first == _FIN | _BINARY or first == _FIN | _TEXT) and end - position >= 6:
+                    # Shortest path: a whole masked frame with a 7-bit length, FIN and no RSV
+                    # bit: the checks of _check_header, for this frame, come down to these.
+                    # MASK set: the 7-bit length (126 and 127, extended lengths, exceed any
+                    # small payload); MASK clear (a violation): 128 or more, the general path.
+                    length = buffer[position + 1] ^ _MASK
+                    if (
+                        length <= self._small_payload
+                        and end - position - 6 >= length
+                        and self._message_opcode is None
+                        and self._state is State.OPEN
+                    ):
+                        start = position + 6
+                        position = start + length
+                        payload = apply_mask(view[start:position], buffer[start - 4 : start])
+                        self._events.append(
+                            Message(decode_text(payload) if first & _TEXT else payload)
+                        )
+                        continue
                 header = parse_header(buffer, position)
                 if header is None:
                     break

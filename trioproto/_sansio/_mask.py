@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["apply_mask", "apply_mask_python", "rotate_mask"]
 
 
-def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
+def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
     """Mask or unmask ``data`` with the 4-byte ``mask`` (the operation is its own inverse)."""
     length = len(data)
     if not length:

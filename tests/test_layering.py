@@ -122,11 +122,12 @@ def test_no_import_cycles() -> None:
 
 def test_tls_modules_import_only_the_ones_below_them() -> None:
     """The TLS stack, bottom up: the socket transport, the ciphertext pump over it, the
-    handshake over the pump, the TLS stream over both, the contexts."""
+    handshake and the shutdown over the pump, the TLS stream over them, the contexts."""
     stack = [
         "trioproto._transport",
         "trioproto._ciphertext_pump",
         "trioproto._tls_handshake",
+        "trioproto._tls_shutdown",
         "trioproto._tls_transport",
         "trioproto._tls",
     ]

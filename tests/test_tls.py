@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import trio
 import trustme
+from websockets.exceptions import ConnectionClosedError
 from websockets.trio.client import connect
 
 import trioproto
-from helpers import StartServer, echo_registry, server_program
+from helpers import StartServer, echo_registry, request_bytes, server_program
+from trioproto._sansio._frames import serialize_frame
+from trioproto._sansio._http import ResponseHeadParser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +67,57 @@ async def test_wss_with_our_client(
     ) as ws:
         await ws.send("over tls")
         assert await ws.receive() == "over tls"
+
+
+#: A close timeout no test may wait out: a failed connection must end long before it.
+LONG_CLOSE = trioproto.Timeouts(close=600)
+
+
+async def test_failed_wss_connection_ends_with_close_notify_at_once(
+    start_server: StartServer, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """A protocol violation (a reserved opcode: close 1002, RFC 6455 §7.1.7) gets the close
+    frame, then close_notify: the server half-closes the TLS stream, as it sends a FIN over
+    TCP, instead of waiting for the client to close first until its close timeout."""
+    server = await start_server(echo_registry(), ssl_context=server_context, timeouts=LONG_CLOSE)
+    tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+    tls = trio.SSLStream(tcp, client_context, server_hostname="127.0.0.1")
+    parser = ResponseHeadParser(trioproto.DEFAULT_LIMITS)
+    try:
+        with trio.fail_after(10):
+            await tls.send_all(request_bytes())
+            while (response := parser.feed(await tls.receive_some())) is None:
+                pass
+            assert response.status_code == 101
+            reserved_opcode = bytes([0x83]) + serialize_frame(0x1, b"bad", mask=b"abcd")[1:]
+            await tls.send_all(reserved_opcode)
+            received = bytearray(parser.trailing_data)
+            # trio.SSLStream returns b"" only after close_notify; a bare end of TCP raises.
+            while chunk := await tls.receive_some():
+                received += chunk
+    finally:
+        await trio.aclose_forcefully(tls)  # else, failing, the server would drain for 600 s
+    assert received[0] == 0x88  # one close frame, nothing after it
+    assert int.from_bytes(received[2:4], "big") == 1002
+    assert len(received) == 2 + received[1]
+
+
+async def test_websockets_client_of_a_failed_wss_connection_closes_at_once(
+    start_server: StartServer, server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    """A message over the size limit fails the connection (1009); the websockets client
+    answers the close frame, gets close_notify and closes, long before either close timeout."""
+    limits = trioproto.Limits(max_message_size=1024)
+    server = await start_server(
+        echo_registry(), ssl_context=server_context, limits=limits, timeouts=LONG_CLOSE
+    )
+    url = f"wss://127.0.0.1:{server.port}/"
+    with trio.fail_after(10):
+        async with connect(url, ssl=client_context, close_timeout=600) as client:
+            await client.send(b"x" * 4096)
+            with pytest.raises(ConnectionClosedError) as failure:
+                await client.recv()
+    assert failure.value.rcvd is not None and failure.value.rcvd.code == 1009
 
 
 async def test_alpn_and_minimum_version(

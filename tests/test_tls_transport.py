@@ -20,6 +20,7 @@ import trustme
 
 import trioproto
 from helpers import StartServer, echo_registry, transport_pair
+from tls_helpers import HandDrivenPeer, connected, server_with_hand_driven_client
 from trioproto._tls_transport import TLSTransport, refuse_renegotiation
 from trioproto._transport import SocketTransport
 
@@ -58,92 +59,6 @@ def tls_pair(
     return server, client
 
 
-class HandDrivenPeer:
-    """The other end driven by hand: an ``ssl.SSLObject`` over a plain trio socket, so a test
-    decides exactly which bytes of which record go out, and when."""
-
-    def __init__(
-        self,
-        sock: trio.socket.SocketType,
-        context: ssl.SSLContext,
-        *,
-        server_side: bool = False,
-    ) -> None:
-        self.socket = sock
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
-        hostname = None if server_side else "localhost"
-        self.tls = context.wrap_bio(
-            self._incoming, self._outgoing, server_side=server_side, server_hostname=hostname
-        )
-
-    async def handshake(self) -> None:
-        while True:
-            try:
-                self.tls.do_handshake()
-                done = True
-            except ssl.SSLWantReadError:
-                done = False
-            await self.send_raw(self._outgoing.read())
-            if done:
-                return
-            await self.feed()
-
-    def encrypt(self, data: bytes) -> bytes:
-        """The ciphertext of ``data`` (one record per 16 KiB), not sent."""
-        self.tls.write(data)
-        return self._outgoing.read()
-
-    def close_notify(self) -> bytes:
-        with pytest.raises(ssl.SSLWantReadError):
-            self.tls.unwrap()  # sent, and not waiting for the answer
-        return self._outgoing.read()
-
-    async def send_raw(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[await self.socket.send(view) :]
-
-    async def feed(self) -> bool:
-        """Read once from the socket into OpenSSL; False at the end of the stream."""
-        data = await self.socket.recv(256 * 1024)
-        if data:
-            self._incoming.write(data)
-        else:
-            self._incoming.write_eof()
-        return bool(data)
-
-    async def read_until_closed(self) -> bytes:
-        """Every plaintext byte until the TLS stream ends; raises if it ends uncleanly."""
-        received = b""
-        while True:
-            try:
-                chunk = self.tls.read(256 * 1024)
-            except ssl.SSLWantReadError:
-                await self.feed()
-                continue
-            if not chunk:
-                return received  # close_notify
-            received += chunk
-
-
-async def connected(
-    transport: TLSTransport, peer: HandDrivenPeer
-) -> tuple[TLSTransport, HandDrivenPeer]:
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(transport.do_handshake)
-        nursery.start_soon(peer.handshake)
-    return transport, peer
-
-
-async def server_with_hand_driven_client(
-    server_context: ssl.SSLContext, client_context: ssl.SSLContext
-) -> tuple[TLSTransport, HandDrivenPeer]:
-    left, right = trio.socket.socketpair(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
-    transport = TLSTransport(SocketTransport(left), server_context, server_side=True)
-    return await connected(transport, HandDrivenPeer(right, client_context))
-
-
 async def test_stream_contract(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -164,7 +79,7 @@ async def test_stream_contract(
         return server, client
 
     with trio.fail_after(60):
-        await trio.testing.check_two_way_stream(make, make_clogged)
+        await trio.testing.check_half_closeable_stream(make, make_clogged)
 
 
 async def test_handshake_agrees_on_alpn_and_version(

@@ -277,17 +277,19 @@ class ConnectionReader:
 
 
 async def drain_until_peer_closes(stream: trio.abc.Stream, timeout: float) -> None:
-    """After failing the connection, read and discard what the peer still sends until it
-    closes, at most ``timeout`` seconds. Closing a socket with unread bytes makes the kernel
-    send a reset, which can destroy our close frame before the peer reads it."""
-    if isinstance(stream, trio.abc.HalfCloseableStream):
-        # BusyResourceError: a send of another task is under way (it fails on its own);
-        # the stream refuses before doing anything, and the drain below still helps.
-        with contextlib.suppress(
-            trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError
-        ):
-            await stream.send_eof()
-    with trio.move_on_after(timeout):
+    """After failing the connection, half-close it, then read and discard what the peer still
+    sends until it closes, at most ``timeout`` seconds in all. Closing a socket with unread
+    bytes makes the kernel send a reset, which can destroy our close frame before the peer
+    reads it; the half-close (a TCP FIN, or TLS close_notify then FIN) tells the peer to close
+    now rather than wait for us."""
+    with trio.move_on_after(timeout):  # TLS's send_eof waits while the socket is full
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            # BusyResourceError: a send of another task is under way (it fails on its own);
+            # the stream refuses before doing anything, and the drain below still helps.
+            with contextlib.suppress(
+                trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError
+            ):
+                await stream.send_eof()
         try:
             while await stream.receive_some(RECEIVE_SIZE):
                 pass

@@ -36,9 +36,14 @@ Closing (:meth:`TLSTransport.aclose`): the close_notify alert (RFC 8446 §6.1) i
 socket takes it at once, and the socket closed: closing never waits, for the socket or for the
 peer's answer. A peer's close_notify ends the stream (``b""``). An end of the TCP stream without
 it, mid-record or not, is a truncation (RFC 8446 §6.1) and raises
-:class:`trio.BrokenResourceError`; so does any TLS error, and the stream stays broken. It is a
-:class:`trio.abc.Stream`, not half-closeable: TLS 1.2 peers answer close_notify by closing, so
-``send_eof`` could not promise that receiving still works (and WebSocket does not need it).
+:class:`trio.BrokenResourceError`; so does any TLS error, and the stream stays broken.
+
+Half-closing (:meth:`TLSTransport.send_eof`): close_notify, written in full, then the end of
+the TCP stream's sending direction, so that a peer closes at once whether it waits for the
+alert (asyncio, browsers) or for the TCP end. Receiving still works until the peer's
+close_notify (:mod:`trioproto._tls_shutdown` queues ours without losing what was received); a
+TLS 1.2 peer answers with its own at once (RFC 5246 §7.2.1), which ends the stream. A failed
+WebSocket connection needs this: the server half-closes, then reads until the peer has gone.
 """
 
 from __future__ import annotations
@@ -52,12 +57,11 @@ import trio
 
 from ._ciphertext_pump import CiphertextPump
 from ._tls_handshake import TLSHandshake
+from ._tls_shutdown import RECORD_PLAINTEXT_MAX, TLSShutdown
 from ._transport import SocketTransport
 
 __all__ = ["TLSTransport", "refuse_renegotiation", "send_after_yield_of"]
 
-#: The most plaintext one record carries (RFC 8446 §5.1, RFC 5246 §6.2.1).
-_RECORD_PLAINTEXT_MAX = 16 * 1024
 #: Plaintext returned by ``receive_some()`` without ``max_bytes``.
 _DEFAULT_RECEIVE_SIZE = 64 * 1024
 #: Plaintext encrypted per write by ``send_all``: bounds the ciphertext held at once.
@@ -82,7 +86,7 @@ def send_after_yield_of(
     return None
 
 
-class TLSTransport(trio.abc.Stream):
+class TLSTransport(trio.abc.HalfCloseableStream):
     """TLS over a :class:`SocketTransport`, with :class:`trio.SSLStream`'s error contract.
 
     Args:
@@ -93,9 +97,9 @@ class TLSTransport(trio.abc.Stream):
         server_hostname: for a client, the name the certificate must match (and SNI).
 
     A reset or broken connection and every TLS error raise :class:`trio.BrokenResourceError`
-    (and the stream stays broken); using the stream after :meth:`aclose` raises
-    :class:`trio.ClosedResourceError`; two tasks sending (or receiving) at once raise
-    :class:`trio.BusyResourceError`.
+    (and the stream stays broken); using the stream after :meth:`aclose`, or sending after
+    :meth:`send_eof`, raises :class:`trio.ClosedResourceError`; two tasks sending (or
+    receiving) at once raise :class:`trio.BusyResourceError`.
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class TLSTransport(trio.abc.Stream):
         )
         self._handshake = TLSHandshake(self.ssl_object, pump)
         self._may_decrypt = True  # OpenSSL may hold a record: False once it asked for more
+        self._shutdown = TLSShutdown(self.ssl_object, pump)
         self._receiving = False
         self._sending = False
 
@@ -177,7 +182,8 @@ class TLSTransport(trio.abc.Stream):
                     # What decrypting produced (a KeyUpdate answer), or what a cancelled send
                     # left: written if the socket takes it now, never waited for, since the
                     # peer may itself be waiting for us to read (both socket buffers full).
-                    with contextlib.suppress(trio.BrokenResourceError):
+                    # ClosedResourceError: a TLS alert after our send_eof; it cannot go out.
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                         pump.write_what_fits()
                 await pump.receive()
                 self._may_decrypt = True
@@ -191,6 +197,8 @@ class TLSTransport(trio.abc.Stream):
         peer's close_notify; ``None`` when a whole record has yet to arrive. Called only while
         OpenSSL may hold a record (``_may_decrypt``: something arrived since it last asked for
         more)."""
+        if self._shutdown.held:  # what send_eof decrypted comes first
+            return self._shutdown.take(size)
         ssl_object = self.ssl_object
         incoming = self._pump.incoming
         parts: list[bytes] = []
@@ -199,10 +207,12 @@ class TLSTransport(trio.abc.Stream):
             try:
                 # One record at most per call, so a bigger buffer would only be allocated
                 # (and, past glibc's mmap threshold, mapped) to be shrunk again.
-                chunk = ssl_object.read(min(size - total, _RECORD_PLAINTEXT_MAX))
+                chunk = ssl_object.read(min(size - total, RECORD_PLAINTEXT_MAX))
             except ssl.SSLWantReadError:
                 self._may_decrypt = False
                 break
+            except ssl.SSLZeroReturnError:  # the peer's close_notify, after ours
+                chunk = b""
             except ssl.SSLError as exc:
                 failure = self._pump.fail(exc)
                 if parts:
@@ -251,11 +261,10 @@ class TLSTransport(trio.abc.Stream):
             else:
                 await trio.lowlevel.checkpoint_if_cancelled()
             if len(data) <= _ENCRYPT_CHUNK:
-                if data:
-                    try:
-                        self.ssl_object.write(data)
-                    except ssl.SSLError as exc:
-                        raise pump.fail(exc) from exc
+                try:
+                    self.ssl_object.write(data)  # b"" too: refused after send_eof
+                except ssl.SSLError as exc:
+                    raise self._write_failure(exc) from exc
                 # Written at once when no other task is writing and the socket takes it all.
                 waited = (pump.writing or not pump.write_what_fits()) and await pump.flush()
             else:
@@ -273,7 +282,12 @@ class TLSTransport(trio.abc.Stream):
         try:
             self.ssl_object.write(data)
         except ssl.SSLError as exc:
-            raise self._pump.fail(exc) from exc
+            raise self._write_failure(exc) from exc
+
+    def _write_failure(self, exc: ssl.SSLError) -> Exception:
+        if self._shutdown.queued:  # OpenSSL's "protocol is shutdown": not a failure
+            return trio.ClosedResourceError("can't send data after sending EOF")
+        return self._pump.fail(exc)
 
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the socket can take more ciphertext."""
@@ -288,6 +302,28 @@ class TLSTransport(trio.abc.Stream):
 
     # ------------------------------------------------------------------ closing
 
+    async def send_eof(self) -> None:
+        """Send close_notify (RFC 8446 §6.1), waiting until the socket took all of it, then end
+        the TCP stream's sending direction; receiving still works (see the module docstring).
+        Calling it again finishes what a cancelled call left, if anything."""
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        self._sending = True
+        try:
+            pump = self._pump
+            pump.check_usable()
+            if not self._handshake.done:
+                await self._handshake.run()
+            else:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            if not self._shutdown.queued:
+                self._shutdown.queue()
+                self._may_decrypt = True  # its plaintext (held), or more records
+            await pump.flush()
+            await self.transport.send_eof()  # a schedule point in any case
+        finally:
+            self._sending = False
+
     async def aclose(self) -> None:
         """Send close_notify if the socket takes it at once, then close; idempotent, and
         done even in a cancelled scope (the only checkpoint comes last)."""
@@ -296,12 +332,4 @@ class TLSTransport(trio.abc.Stream):
 
     def close(self) -> None:
         """:meth:`aclose` without the checkpoint: nothing here waits."""
-        pump = self._pump
-        if pump.closed:
-            return
-        if self._handshake.done and not pump.broken:
-            with contextlib.suppress(ssl.SSLError):  # SSLWantReadError: no wait for the reply
-                self.ssl_object.unwrap()  # queues close_notify (RFC 8446 §6.1)
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                pump.write_what_fits()  # what does not fit now is dropped
-        pump.close()
+        self._shutdown.close(handshake_done=self._handshake.done)

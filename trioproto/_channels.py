@@ -59,6 +59,17 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
             return _raise_closed()
         return self._queue.get()
 
+    def __anext__(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message for ``async for``, which ends once the peer closed normally.
+
+        The queue's own coroutine, as :meth:`receive`'s: trio's ``__anext__`` would add a frame
+        around it (memory held per idle connection) only to turn :class:`trio.EndOfChannel`
+        into :class:`StopAsyncIteration`, which the queue raises itself here.
+        """
+        if self._closed:
+            return _raise_closed()
+        return self._queue.get(iterating=True)
+
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True

@@ -76,7 +76,8 @@ class InboundQueue:
         self._end_error = end_error
         # Made by the first put(): an idle connection holds no deque (about 600 bytes).
         self._messages: deque[str | bytes] | None = None
-        self._getters = trio.lowlevel.ParkingLot()
+        # Made by the first get() that parks: an idle connection's receiver pulls instead.
+        self._getters: trio.lowlevel.ParkingLot | None = None
         self._room: trio.Event | None = None  # set when the reader may put again
         self._caught_up: trio.Event | None = None  # set when a getter finds the queue empty
         self._finished = False
@@ -96,13 +97,15 @@ class InboundQueue:
 
     # ------------------------------------------------------------ handler side
 
-    async def get(self) -> str | bytes:
+    async def get(self, iterating: bool = False) -> str | bytes:
         """Wait for the next message.
 
         Cancelling it is safe: no message is lost, a later ``get()`` takes it.
 
         Raises:
-            BaseException: what ``end_error`` builds, once finished and drained.
+            BaseException: what ``end_error`` builds, once finished and drained; but
+                :class:`StopAsyncIteration` for an ``end_error`` of :class:`trio.EndOfChannel`
+                when ``iterating`` (the channel's ``__anext__``).
         """
         if self._messages:
             self.taking = True
@@ -117,7 +120,10 @@ class InboundQueue:
             if self._finished:
                 if not yielded:
                     await trio.lowlevel.checkpoint()
-                raise self._end_error()
+                error = self._end_error()
+                if iterating and isinstance(error, trio.EndOfChannel):
+                    raise StopAsyncIteration
+                raise error
             if self._caught_up is not None:
                 self._caught_up.set()
             if self.before_park is not None:
@@ -130,7 +136,10 @@ class InboundQueue:
                     return pulled
                 yielded = True
                 continue
-            await self._getters.park()
+            getters = self._getters
+            if getters is None:
+                getters = self._getters = trio.lowlevel.ParkingLot()
+            await getters.park()
             yielded = True
         message = messages.popleft()
         room = self._room
@@ -161,7 +170,8 @@ class InboundQueue:
 
     def wake_receiver(self) -> None:
         """Wake one parked getter, so it looks again (it may pull now)."""
-        self._getters.unpark()
+        if self._getters is not None:
+            self._getters.unpark()
 
     @property
     def has_room(self) -> bool:
@@ -176,7 +186,8 @@ class InboundQueue:
         if messages is None:
             messages = self._messages = deque()
         messages.append(message)
-        self._getters.unpark()
+        if self._getters is not None:
+            self._getters.unpark()
 
     async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
         """Queue ``message``; with ``push_back``, wait while the queue is full."""
@@ -198,7 +209,8 @@ class InboundQueue:
     def stop(self) -> None:
         """No more messages will be put (the closing handshake started): release the reader
         and wake every waiter so each can look again."""
-        self._getters.unpark_all()
+        if self._getters is not None:
+            self._getters.unpark_all()
         if self._caught_up is not None:
             self._caught_up.set()
         room = self._room

@@ -27,12 +27,12 @@ async def pair() -> AsyncIterator[Pair]:
 
 
 class Lost:
-    """Counts the calls of a lock's ``lost`` callback."""
+    """Counts how often a lock tells its ``lost`` that the stream is lost."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self) -> None:
+    def announce(self) -> None:
         self.calls += 1
 
 

@@ -149,7 +149,7 @@ class WebSocket:
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended (close handshake done or transport lost)."""
-        await self._parts.end.event.wait()
+        await self._parts.end.wait()
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).

@@ -17,13 +17,24 @@ End-of-stream semantics, following trio's channel contract:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from ._inbound import InboundQueue
 
-__all__ = ["MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
+__all__ = ["Connection", "MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
+
+
+class Connection(Protocol):
+    """The connection the channels send on and close (kept as an object, its methods looked
+    up when called: a bound method kept would be one object more per connection)."""
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message."""
+
+    async def close(self) -> None:
+        """Close the connection (1000)."""
 
 
 class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
@@ -31,16 +42,14 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
 
     Args:
         queue: the connection's inbound queue.
-        close_connection: closes the connection (1000), for :meth:`aclose`.
+        connection: closed (1000) by :meth:`aclose`.
     """
 
-    __slots__ = ("_close_connection", "_closed", "_queue")
+    __slots__ = ("_closed", "_connection", "_queue")
 
-    def __init__(
-        self, queue: InboundQueue, close_connection: Callable[[], Awaitable[None]]
-    ) -> None:
+    def __init__(self, queue: InboundQueue, connection: Connection) -> None:
         self._queue = queue
-        self._close_connection = close_connection
+        self._connection = connection
         self._closed = False
 
     def receive(self) -> Coroutine[Any, Any, str | bytes]:
@@ -73,7 +82,7 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._close_connection()
+        await self._connection.close()
 
 
 async def _raise_closed() -> str | bytes:
@@ -85,19 +94,13 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
     """Messages to send: ``str`` goes out as a text message, bytes-like as binary.
 
     Args:
-        send_message: sends one message on the connection.
-        close_connection: closes the connection (1000), for :meth:`aclose`.
+        connection: sends the messages; closed (1000) by :meth:`aclose`.
     """
 
-    __slots__ = ("_close_connection", "_closed", "_send_message")
+    __slots__ = ("_closed", "_connection")
 
-    def __init__(
-        self,
-        send_message: Callable[[str | bytes], Awaitable[None]],
-        close_connection: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._send_message = send_message
-        self._close_connection = close_connection
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
         self._closed = False
 
     async def send(self, value: str | bytes) -> None:
@@ -111,12 +114,12 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise trio.ClosedResourceError("the outbound channel was closed")
-        await self._send_message(value)
+        await self._connection.send(value)
 
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._close_connection()
+        await self._connection.close()
 
 
 class WebSocketStream(trio.abc.Stream):

@@ -120,8 +120,8 @@ class WebSocket:
         # The write path's own reference: every send goes through it.
         self._writer = parts.writer
         self._messages_out = self._bytes_out = 0
-        self.inbound = MessageReceiveChannel(parts.inbound, self.close)
-        self.outbound = MessageSendChannel(self.send, self.close)
+        self.inbound = MessageReceiveChannel(parts.inbound, self)
+        self.outbound = MessageSendChannel(self)
 
     # ------------------------------------------------------------ public API
 

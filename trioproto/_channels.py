@@ -27,11 +27,8 @@ __all__ = ["Connection", "MessageReceiveChannel", "MessageSendChannel", "WebSock
 
 
 class Connection(Protocol):
-    """The connection the channels send on and close (kept as an object, its methods looked
-    up when called: a bound method kept would be one object more per connection)."""
-
-    async def send(self, message: str | bytes) -> None:
-        """Send one message."""
+    """The connection the receive channel closes (kept as an object, its method looked up
+    when called: a bound method kept would be one object more per connection)."""
 
     async def close(self) -> None:
         """Close the connection (1000)."""
@@ -94,13 +91,19 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
     """Messages to send: ``str`` goes out as a text message, bytes-like as binary.
 
     Args:
-        connection: sends the messages; closed (1000) by :meth:`aclose`.
+        send_message: sends one message on the connection.
+        close_connection: closes the connection (1000), for :meth:`aclose`.
     """
 
-    __slots__ = ("_closed", "_connection")
+    __slots__ = ("_close_connection", "_closed", "_send_message")
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(
+        self,
+        send_message: Callable[[str | bytes], Awaitable[None]],
+        close_connection: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._send_message = send_message
+        self._close_connection = close_connection
         self._closed = False
 
     async def send(self, value: str | bytes) -> None:
@@ -114,12 +117,12 @@ class MessageSendChannel(trio.abc.SendChannel[str | bytes]):
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise trio.ClosedResourceError("the outbound channel was closed")
-        await self._connection.send(value)
+        await self._send_message(value)
 
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._connection.close()
+        await self._close_connection()
 
 
 class WebSocketStream(trio.abc.Stream):

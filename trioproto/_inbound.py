@@ -13,8 +13,8 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
   failing the connection for the peer's violation, until the handler asks for the message after
   the ones already queued (RFC 6455 §7.1.7 allows answering them first).
 * **Bursts.** :attr:`InboundQueue.taking` tells whether a getter has found a message and takes it
-  once scheduled, and ``before_park`` runs when a getter is about to wait on the empty queue
-  (parked or pulling): the answers of a burst of messages are held until then (see
+  once scheduled, and the ``park_listener`` is told when a getter is about to wait on the empty
+  queue (parked or pulling): the answers of a burst of messages are held until then (see
   ``trioproto._burst_hold``).
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
@@ -31,7 +31,14 @@ from typing import Protocol
 
 import trio
 
-__all__ = ["InboundQueue", "Puller"]
+__all__ = ["InboundQueue", "ParkListener", "Puller"]
+
+
+class ParkListener(Protocol):
+    """Told when a getter is about to wait on the empty queue (the burst hold)."""
+
+    def flush_nowait(self) -> None:
+        """A getter is about to wait, parked or pulling."""
 
 
 class Puller(Protocol):
@@ -66,7 +73,7 @@ class InboundQueue:
         "_max_queued",
         "_messages",
         "_room",
-        "before_park",
+        "park_listener",
         "puller",
         "taking",
     )
@@ -88,9 +95,10 @@ class InboundQueue:
         self.puller: Puller | None = None
         #: A get() found a message and takes it once scheduled (it is at its checkpoint).
         self.taking = False
-        #: Called when a get() is about to wait on the empty queue, parked or pulling (the
-        #: burst hold's write of held frames).
-        self.before_park: Callable[[], None] | None = None
+        #: Its ``flush_nowait()`` is called when a get() is about to wait on the empty queue,
+        #: parked or pulling (the burst hold's write of held frames). An object, not a bound
+        #: method: one object less per connection.
+        self.park_listener: ParkListener | None = None
 
     def __len__(self) -> int:
         return 0 if self._messages is None else len(self._messages)
@@ -126,8 +134,8 @@ class InboundQueue:
                 raise error
             if self._caught_up is not None:
                 self._caught_up.set()
-            if self.before_park is not None:
-                self.before_park()
+            if self.park_listener is not None:
+                self.park_listener.flush_nowait()
             puller = self.puller
             if puller is not None and puller.lent and not puller.pulling:
                 pulled = await puller.pull()

@@ -109,7 +109,7 @@ class Writer:
         hold = self.hold = BurstHold(
             codec, lock, outbox=outbox, inbound=inbound, nursery=nursery, end=end
         )
-        inbound.before_park = hold.flush_nowait
+        inbound.park_listener = hold
         self._flusher_started = False
         self._flusher_wakeup: trio.Event | None = None
         self.hub_messages = 0

@@ -31,9 +31,11 @@ class Lost:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.ended = False
 
     def announce(self) -> None:
         self.calls += 1
+        self.ended = True
 
 
 async def test_the_lock_passes_to_waiters_in_order_and_is_freed_by_the_last(pair: Pair) -> None:

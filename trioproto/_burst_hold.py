@@ -23,8 +23,6 @@ as soon as the handler, mid-burst, yields anywhere but at the start of its next 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import trio
 
 from ._closed import ConnectionClosed
@@ -32,10 +30,7 @@ from ._hold_watch import HoldWatch, hold_watch
 from ._inbound import InboundQueue
 from ._outbox import Outbox
 from ._sansio._codec import Codec
-from ._write_lock import WriteLock
-
-if TYPE_CHECKING:
-    from ._ending import ConnectionEnd
+from ._write_lock import Ending, WriteLock
 
 __all__ = ["HOLD_LIMIT", "BurstHold"]
 
@@ -81,7 +76,7 @@ class BurstHold:
         outbox: Outbox | None,
         inbound: InboundQueue,
         nursery: trio.Nursery,
-        end: ConnectionEnd,
+        end: Ending,
     ) -> None:
         self._codec = codec
         self._lock = lock

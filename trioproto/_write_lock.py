@@ -24,14 +24,17 @@ from ._sansio._codec import Codec
 from ._tls_transport import send_after_yield_of
 from ._transport import SocketTransport
 
-__all__ = ["LostStream", "WriteLock"]
+__all__ = ["Ending", "WriteLock"]
 
 
-class LostStream(Protocol):
-    """Who is told when the stream is lost: the connection's end."""
+class Ending(Protocol):
+    """The connection's end as the write side sees it (a ``ConnectionEnd``)."""
+
+    #: The end is announced.
+    ended: bool
 
     def announce(self) -> None:
-        """The connection is over."""
+        """Tell every waiter that the connection is over (once)."""
 
 
 class WriteLock:
@@ -61,7 +64,7 @@ class WriteLock:
         "writing",
     )
 
-    def __init__(self, stream: trio.abc.Stream, codec: Codec, lost: LostStream) -> None:
+    def __init__(self, stream: trio.abc.Stream, codec: Codec, lost: Ending) -> None:
         self._stream = stream
         self._codec = codec
         self._lost = lost

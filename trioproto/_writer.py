@@ -28,7 +28,7 @@ first, so they keep their place.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import trio
 
@@ -38,10 +38,7 @@ from ._exceptions import LocalProtocolError
 from ._inbound import InboundQueue
 from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
-from ._write_lock import WriteLock
-
-if TYPE_CHECKING:
-    from ._ending import ConnectionEnd
+from ._write_lock import Ending, WriteLock
 
 __all__ = ["Failer", "Writer"]
 
@@ -96,7 +93,7 @@ class Writer:
         nursery: trio.Nursery,
         outbox: Outbox | None,
         inbound: InboundQueue,
-        end: ConnectionEnd,
+        end: Ending,
         failer: Failer,
     ) -> None:
         self._codec = codec

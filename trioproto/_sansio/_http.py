@@ -61,7 +61,8 @@ class Headers:
         # header: the names and values in one flat tuple (name, value, name, value...), and
         # the lowered names in wire order, interned (every connection shares one copy of each,
         # and comparing them is comparing pointers). A request has a few dozen headers at
-        # most: a scan is as fast as hashing, and an idle connection holds ~700 bytes less.
+        # most: a scan is as fast as hashing. An idle connection holds ~500 bytes less than
+        # with a dict, and ~50 bytes per header less than with a (name, value) tuple each.
         self._fields = tuple([field for item in items for field in item])
         self._names = tuple([sys.intern(name.lower()) for name in self._fields[::2]])
 

@@ -16,6 +16,7 @@ import trio.testing
 import trioproto
 from helpers import StartServer, echo_registry, request_bytes, transport_pair
 from trioproto._burst_hold import HOLD_LIMIT, BurstHold
+from trioproto._ending import ConnectionEnd
 from trioproto._inbound import InboundQueue
 from trioproto._outbox import Outbox
 from trioproto._sansio._codec import Codec, Role
@@ -263,14 +264,15 @@ async def hold_over_a_socket(
     peer, server_end = transport_pair()
     async with peer, server_end, trio.open_nursery() as nursery:
         codec = Codec(Role.SERVER)
-        lock = WriteLock(stream or server_end, codec, lambda: None)
+        end = ConnectionEnd(stream or server_end, codec)
+        lock = WriteLock(stream or server_end, codec, end)
         hold = BurstHold(
             codec,
             lock,
             outbox=outbox,
             inbound=InboundQueue(16, trio.EndOfChannel),
             nursery=nursery,
-            closed=trio.Event(),
+            end=end,
         )
         yield hold, codec, lock, peer
 

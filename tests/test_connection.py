@@ -3,6 +3,7 @@ its socket write path over a Unix socket pair."""
 
 from __future__ import annotations
 
+import enum
 from contextlib import AbstractAsyncContextManager
 
 import pytest
@@ -398,3 +399,50 @@ async def test_send_refuses_what_is_not_a_message_before_writing() -> None:
         await left.send(b"after")
         assert await right.receive() == b"after"  # nothing was sent before it
         assert left.statistics().messages_sent == 1
+
+
+def _parts_of(websocket: trioproto.WebSocket) -> list[object]:
+    """The trioproto objects reachable from ``websocket`` through attributes, the hub (shared
+    by every connection) and enum members left out."""
+    found: dict[int, object] = {}
+    stack: list[object] = [websocket]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in found:
+            continue
+        found[id(obj)] = obj
+        names = [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())]
+        values = [getattr(obj, name, None) for name in names]
+        values += list(getattr(obj, "__dict__", {}).values())
+        for value in values:
+            if (
+                type(value).__module__.startswith("trioproto")
+                and value is not websocket.hub
+                and not isinstance(value, enum.Enum)
+            ):
+                stack.append(value)
+    return list(found.values())
+
+
+async def test_the_objects_of_a_server_connection_have_no_instance_dict(
+    start_server: StartServer,
+) -> None:
+    """Every object a connection holds for its life has ``__slots__``: an instance ``__dict__``
+    is memory held per idle connection (issue 14)."""
+    registry = trioproto.Registry()
+    connections: list[trioproto.WebSocket] = []
+
+    @registry.handler(None)
+    async def idle(ws: trioproto.WebSocket) -> None:
+        connections.append(ws)
+        async for message in ws.inbound:
+            await ws.outbound.send(message)
+
+    server = await start_server(registry)
+    async with trioproto.open_websocket(f"ws://127.0.0.1:{server.port}/") as client:
+        await client.send("hi")
+        assert await client.receive() == "hi"
+        parts = _parts_of(connections[0])
+        names = {type(obj).__name__ for obj in parts}
+        assert {"WebSocket", "Codec", "SocketTransport", "Headers", "Writer"} <= names
+        assert [type(obj).__qualname__ for obj in parts if hasattr(obj, "__dict__")] == []

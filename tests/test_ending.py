@@ -25,7 +25,7 @@ async def test_the_end_is_announced_once_and_the_transport_closed_once() -> None
     await end.close_transport()  # a second call does nothing
     end.announce()
 
-    assert end.event.is_set()
+    assert end.ended
     closed = end.closed
     assert isinstance(closed, trioproto.ConnectionClosed)
     assert closed.code == 1006  # lost without a close frame (RFC 6455 §7.1.5)
@@ -51,3 +51,22 @@ async def test_after_the_peers_normal_close_receivers_see_end_of_channel() -> No
     list(codec.events())
     assert isinstance(end.end_of_inbound(), trio.EndOfChannel)
     assert end.error().code == 1000
+
+
+async def test_wait_returns_once_the_end_is_announced_and_at_once_after() -> None:
+    stream, _peer = trio.testing.memory_stream_pair()
+    end = ConnectionEnd(stream, Codec(Role.SERVER))
+    woken: list[bool] = []
+
+    async def waiter() -> None:
+        await end.wait()
+        woken.append(end.ended)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await trio.testing.wait_all_tasks_blocked()
+        assert woken == []  # parked until the end
+        end.announce()
+    assert woken == [True]
+    with trio.fail_after(5):
+        await end.wait()  # ended already: only a checkpoint

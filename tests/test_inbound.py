@@ -157,10 +157,15 @@ async def test_receiver_waiting_and_wake_receiver() -> None:
     assert got == ["x"]
 
 
-async def test_before_park_runs_only_when_a_getter_is_about_to_park() -> None:
+async def test_the_park_listener_is_told_only_when_a_getter_is_about_to_park() -> None:
     queue = make(4)
     parks: list[int] = []
-    queue.before_park = lambda: parks.append(len(queue))
+
+    class Listener:
+        def flush_nowait(self) -> None:
+            parks.append(len(queue))
+
+    queue.park_listener = Listener()
     await queue.put("a")
     assert await queue.get() == "a"
     assert parks == []  # a message was waiting: no park

@@ -27,13 +27,15 @@ async def pair() -> AsyncIterator[Pair]:
 
 
 class Lost:
-    """Counts the calls of a lock's ``lost`` callback."""
+    """Counts how often a lock tells its ``lost`` that the stream is lost."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.ended = False
 
-    def __call__(self) -> None:
+    def announce(self) -> None:
         self.calls += 1
+        self.ended = True
 
 
 async def test_the_lock_passes_to_waiters_in_order_and_is_freed_by_the_last(pair: Pair) -> None:

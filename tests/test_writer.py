@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from trioproto._ending import ConnectionEnd
 from trioproto._inbound import InboundQueue
 from trioproto._outbox import BackpressurePolicy, Outbox
 from trioproto._sansio._codec import Codec, Role
@@ -45,9 +46,10 @@ def make_writer(
     codec = Codec(Role.SERVER)
     failures: list[tuple[int, str]] = []
 
-    async def fail(code: int, reason: str) -> None:
-        failures.append((code, reason))
-        await trio.lowlevel.checkpoint()
+    class Failer:
+        async def fail(self, code: int, reason: str = "") -> None:
+            failures.append((code, reason))
+            await trio.lowlevel.checkpoint()
 
     writer = Writer(
         stream,
@@ -55,9 +57,8 @@ def make_writer(
         nursery=nursery,
         outbox=outbox,
         inbound=InboundQueue(16, trio.EndOfChannel),
-        lost=lambda: None,
-        fail=fail,
-        closed=trio.Event(),
+        end=ConnectionEnd(stream, codec),
+        failer=Failer(),
     )
     return writer, codec, failures
 

@@ -30,7 +30,7 @@ from ._hold_watch import HoldWatch, hold_watch
 from ._inbound import InboundQueue
 from ._outbox import Outbox
 from ._sansio._codec import Codec
-from ._write_lock import WriteLock
+from ._write_lock import Ending, WriteLock
 
 __all__ = ["HOLD_LIMIT", "BurstHold"]
 
@@ -49,7 +49,7 @@ class BurstHold:
             messages waiting.
         inbound: the connection's inbound queue (whether the handler is taking a message).
         nursery: where the rest of held frames the socket did not take is written.
-        closed: set once the connection has ended (nothing to write then).
+        end: the connection's end (nothing to write once it has ended).
 
     Attributes:
         frames: the held frames, oldest first (``None`` or empty when none is held).
@@ -57,8 +57,8 @@ class BurstHold:
     """
 
     __slots__ = (
-        "_closed",
         "_codec",
+        "_end",
         "_inbound",
         "_lock",
         "_nursery",
@@ -76,14 +76,14 @@ class BurstHold:
         outbox: Outbox | None,
         inbound: InboundQueue,
         nursery: trio.Nursery,
-        closed: trio.Event,
+        end: Ending,
     ) -> None:
         self._codec = codec
         self._lock = lock
         self._outbox = outbox
         self._inbound = inbound
         self._nursery = nursery
-        self._closed = closed
+        self._end = end
         self.frames: list[bytes] | None = None
         self.size = 0
         self._watch: HoldWatch | None = None  # the run's watch, looked up on the first hold
@@ -157,7 +157,7 @@ class BurstHold:
         """For the :class:`~trioproto._hold_watch.HoldWatch`, once the handler has yielded:
         keep holding while it is about to take its next queued message, else write the held
         frames now. Whether frames are still held."""
-        if self._lock.writing or not self.frames or self._closed.is_set():
+        if self._lock.writing or not self.frames or self._end.ended:
             return False  # nothing held (a writer took them along), or the end
         if self._inbound.taking:
             return True

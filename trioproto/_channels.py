@@ -17,13 +17,21 @@ End-of-stream semantics, following trio's channel contract:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from ._inbound import InboundQueue
 
-__all__ = ["MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
+__all__ = ["Connection", "MessageReceiveChannel", "MessageSendChannel", "WebSocketStream"]
+
+
+class Connection(Protocol):
+    """The connection the receive channel closes (kept as an object, its method looked up
+    when called: a bound method kept would be one object more per connection)."""
+
+    async def close(self) -> None:
+        """Close the connection (1000)."""
 
 
 class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
@@ -31,16 +39,14 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
 
     Args:
         queue: the connection's inbound queue.
-        close_connection: closes the connection (1000), for :meth:`aclose`.
+        connection: closed (1000) by :meth:`aclose`.
     """
 
-    __slots__ = ("_close_connection", "_closed", "_queue")
+    __slots__ = ("_closed", "_connection", "_queue")
 
-    def __init__(
-        self, queue: InboundQueue, close_connection: Callable[[], Awaitable[None]]
-    ) -> None:
+    def __init__(self, queue: InboundQueue, connection: Connection) -> None:
         self._queue = queue
-        self._close_connection = close_connection
+        self._connection = connection
         self._closed = False
 
     def receive(self) -> Coroutine[Any, Any, str | bytes]:
@@ -59,10 +65,21 @@ class MessageReceiveChannel(trio.abc.ReceiveChannel[str | bytes]):
             return _raise_closed()
         return self._queue.get()
 
+    def __anext__(self) -> Coroutine[Any, Any, str | bytes]:
+        """The next message for ``async for``, which ends once the peer closed normally.
+
+        The queue's own coroutine, as :meth:`receive`'s: trio's ``__anext__`` would add a frame
+        around it (memory held per idle connection) only to turn :class:`trio.EndOfChannel`
+        into :class:`StopAsyncIteration`, which the queue raises itself here.
+        """
+        if self._closed:
+            return _raise_closed()
+        return self._queue.get(iterating=True)
+
     async def aclose(self) -> None:
         """Close this channel and, with it, the connection (close code 1000)."""
         self._closed = True
-        await self._close_connection()
+        await self._connection.close()
 
 
 async def _raise_closed() -> str | bytes:

@@ -57,7 +57,6 @@ class WebSocket:
 
     Attributes:
         inbound: a :class:`trio.abc.ReceiveChannel` of received messages (``str`` | ``bytes``).
-        outbound: a :class:`trio.abc.SendChannel` of messages to send.
         request: the opening handshake request: the one received on a server connection, the
             one sent on a client connection (never ``None``).
         subprotocol: the negotiated ``Sec-WebSocket-Protocol``, or ``None``.
@@ -74,12 +73,12 @@ class WebSocket:
         "_bytes_out",
         "_codec",
         "_messages_out",
+        "_outbound",
         "_parts",
         "_writer",
         "hub",
         "id",
         "inbound",
-        "outbound",
         "remote",
         "request",
         "state",
@@ -120,8 +119,18 @@ class WebSocket:
         # The write path's own reference: every send goes through it.
         self._writer = parts.writer
         self._messages_out = self._bytes_out = 0
-        self.inbound = MessageReceiveChannel(parts.inbound, self.close)
-        self.outbound = MessageSendChannel(self.send, self.close)
+        self.inbound = MessageReceiveChannel(parts.inbound, self)
+        self._outbound: MessageSendChannel | None = None  # made on first use (see outbound)
+
+    @property
+    def outbound(self) -> MessageSendChannel:
+        """A :class:`trio.abc.SendChannel` of messages to send (the same object each time)."""
+        outbound = self._outbound
+        if outbound is None:
+            # Made on first use: an idle connection, and a handler that only calls send(),
+            # hold no channel (nor the two bound methods in it).
+            outbound = self._outbound = MessageSendChannel(self.send, self.close)
+        return outbound
 
     # ------------------------------------------------------------ public API
 
@@ -149,7 +158,7 @@ class WebSocket:
 
     async def wait_closed(self) -> None:
         """Wait until the connection has ended (close handshake done or transport lost)."""
-        await self._parts.end.event.wait()
+        await self._parts.end.wait()
 
     async def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send one message: ``str`` as text, bytes-like as binary (RFC 6455 §5.6).

@@ -34,18 +34,28 @@ class ConnectionEnd:
         codec: the connection's codec: it says how the connection ended.
 
     Attributes:
-        event: set once the end is announced.
+        ended: the end is announced.
         inbound, pings, writer: told of the end; the connection sets them once it has built
             them (they are built after this object, and some of them from it).
     """
 
-    __slots__ = ("_codec", "_stream", "_transport_closed", "event", "inbound", "pings", "writer")
+    __slots__ = (
+        "_codec",
+        "_event",
+        "_stream",
+        "_transport_closed",
+        "ended",
+        "inbound",
+        "pings",
+        "writer",
+    )
 
     def __init__(self, stream: trio.abc.Stream, codec: Codec) -> None:
         self._stream = stream
         self._codec = codec
         self._transport_closed = False
-        self.event = trio.Event()
+        self.ended = False
+        self._event: trio.Event | None = None  # made only for a waiter (idle connections have none)
         self.inbound: InboundQueue | None = None
         self.pings: PingTracker | None = None
         self.writer: Writer | None = None
@@ -53,7 +63,7 @@ class ConnectionEnd:
     @property
     def closed(self) -> ConnectionClosed | None:
         """``None`` before the end; afterwards, a :class:`ConnectionClosed` describing it."""
-        return self.error() if self.event.is_set() else None
+        return self.error() if self.ended else None
 
     def error(self) -> ConnectionClosed:
         """The :class:`ConnectionClosed` an operation raises now that the connection is (or
@@ -65,11 +75,22 @@ class ConnectionEnd:
         :func:`~trioproto._closed.end_of_inbound`."""
         return end_of_inbound(self._codec.close_sent, self._codec.close_received)
 
+    async def wait(self) -> None:
+        """Wait until the end is announced (a checkpoint if it was)."""
+        if self.ended:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._event is None:
+            self._event = trio.Event()
+        await self._event.wait()
+
     def announce(self) -> None:
         """Tell every waiter that the connection has ended (once)."""
-        if self.event.is_set():
+        if self.ended:
             return
-        self.event.set()
+        self.ended = True
+        if self._event is not None:
+            self._event.set()
         if self.inbound is not None:
             self.inbound.finish()
         if self.pings is not None:

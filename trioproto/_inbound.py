@@ -13,8 +13,8 @@ the handler's tasks (which :meth:`InboundQueue.get` them), in the manner of trio
   failing the connection for the peer's violation, until the handler asks for the message after
   the ones already queued (RFC 6455 §7.1.7 allows answering them first).
 * **Bursts.** :attr:`InboundQueue.taking` tells whether a getter has found a message and takes it
-  once scheduled, and ``before_park`` runs when a getter is about to wait on the empty queue
-  (parked or pulling): the answers of a burst of messages are held until then (see
+  once scheduled, and the ``park_listener`` is told when a getter is about to wait on the empty
+  queue (parked or pulling): the answers of a burst of messages are held until then (see
   ``trioproto._burst_hold``).
 * **The end.** :meth:`InboundQueue.finish` says no message will follow: every waiter wakes, and
   once the queue is drained ``get`` raises the exception the connection's end calls for.
@@ -31,7 +31,14 @@ from typing import Protocol
 
 import trio
 
-__all__ = ["InboundQueue", "Puller"]
+__all__ = ["InboundQueue", "ParkListener", "Puller"]
+
+
+class ParkListener(Protocol):
+    """Told when a getter is about to wait on the empty queue (the burst hold)."""
+
+    def flush_nowait(self) -> None:
+        """A getter is about to wait, parked or pulling."""
 
 
 class Puller(Protocol):
@@ -66,7 +73,7 @@ class InboundQueue:
         "_max_queued",
         "_messages",
         "_room",
-        "before_park",
+        "park_listener",
         "puller",
         "taking",
     )
@@ -76,7 +83,8 @@ class InboundQueue:
         self._end_error = end_error
         # Made by the first put(): an idle connection holds no deque (about 600 bytes).
         self._messages: deque[str | bytes] | None = None
-        self._getters = trio.lowlevel.ParkingLot()
+        # Made by the first get() that parks: an idle connection's receiver pulls instead.
+        self._getters: trio.lowlevel.ParkingLot | None = None
         self._room: trio.Event | None = None  # set when the reader may put again
         self._caught_up: trio.Event | None = None  # set when a getter finds the queue empty
         self._finished = False
@@ -87,22 +95,25 @@ class InboundQueue:
         self.puller: Puller | None = None
         #: A get() found a message and takes it once scheduled (it is at its checkpoint).
         self.taking = False
-        #: Called when a get() is about to wait on the empty queue, parked or pulling (the
-        #: burst hold's write of held frames).
-        self.before_park: Callable[[], None] | None = None
+        #: Its ``flush_nowait()`` is called when a get() is about to wait on the empty queue,
+        #: parked or pulling (the burst hold's write of held frames). An object, not a bound
+        #: method: one object less per connection.
+        self.park_listener: ParkListener | None = None
 
     def __len__(self) -> int:
         return 0 if self._messages is None else len(self._messages)
 
     # ------------------------------------------------------------ handler side
 
-    async def get(self) -> str | bytes:
+    async def get(self, iterating: bool = False) -> str | bytes:
         """Wait for the next message.
 
         Cancelling it is safe: no message is lost, a later ``get()`` takes it.
 
         Raises:
-            BaseException: what ``end_error`` builds, once finished and drained.
+            BaseException: what ``end_error`` builds, once finished and drained; but
+                :class:`StopAsyncIteration` for an ``end_error`` of :class:`trio.EndOfChannel`
+                when ``iterating`` (the channel's ``__anext__``).
         """
         if self._messages:
             self.taking = True
@@ -117,11 +128,14 @@ class InboundQueue:
             if self._finished:
                 if not yielded:
                     await trio.lowlevel.checkpoint()
-                raise self._end_error()
+                error = self._end_error()
+                if iterating and isinstance(error, trio.EndOfChannel):
+                    raise StopAsyncIteration
+                raise error
             if self._caught_up is not None:
                 self._caught_up.set()
-            if self.before_park is not None:
-                self.before_park()
+            if self.park_listener is not None:
+                self.park_listener.flush_nowait()
             puller = self.puller
             if puller is not None and puller.lent and not puller.pulling:
                 pulled = await puller.pull()
@@ -130,7 +144,10 @@ class InboundQueue:
                     return pulled
                 yielded = True
                 continue
-            await self._getters.park()
+            getters = self._getters
+            if getters is None:
+                getters = self._getters = trio.lowlevel.ParkingLot()
+            await getters.park()
             yielded = True
         message = messages.popleft()
         room = self._room
@@ -161,7 +178,8 @@ class InboundQueue:
 
     def wake_receiver(self) -> None:
         """Wake one parked getter, so it looks again (it may pull now)."""
-        self._getters.unpark()
+        if self._getters is not None:
+            self._getters.unpark()
 
     @property
     def has_room(self) -> bool:
@@ -176,7 +194,8 @@ class InboundQueue:
         if messages is None:
             messages = self._messages = deque()
         messages.append(message)
-        self._getters.unpark()
+        if self._getters is not None:
+            self._getters.unpark()
 
     async def put(self, message: str | bytes, *, push_back: bool = True) -> None:
         """Queue ``message``; with ``push_back``, wait while the queue is full."""
@@ -198,7 +217,8 @@ class InboundQueue:
     def stop(self) -> None:
         """No more messages will be put (the closing handshake started): release the reader
         and wake every waiter so each can look again."""
-        self._getters.unpark_all()
+        if self._getters is not None:
+            self._getters.unpark_all()
         if self._caught_up is not None:
             self._caught_up.set()
         room = self._room

@@ -92,7 +92,9 @@ async def accept_forever(
             if limiter is not None:
                 limiter.release_on_behalf_of(token)
             raise
-        nursery.start_soon(_serve_accepted, accepted, serve_stream, limiter, token)
+        nursery.start_soon(
+            _serve_accepted, accepted, serve_stream, limiter, token, name=_SERVE_ACCEPTED
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,11 @@ async def _serve_accepted(
             accepted.socket.close()
         if limiter is not None:
             limiter.release_on_behalf_of(token)
+
+
+#: The name of every connection's task, the one trio would give it, made once: trio formats
+#: a new string for each task spawned without a name (held for the connection's life).
+_SERVE_ACCEPTED = f"{__name__}.{_serve_accepted.__qualname__}"
 
 
 async def open_tcp_listeners(

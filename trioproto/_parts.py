@@ -89,9 +89,8 @@ class ConnectionParts:
             nursery=nursery,
             outbox=outbox,
             inbound=inbound,
-            lost=end.announce,
-            fail=self.fail,
-            closed=end.event,
+            end=end,
+            failer=self,
         )
         self.reader = ConnectionReader(
             stream,
@@ -100,9 +99,8 @@ class ConnectionParts:
             pings,
             nursery=nursery,
             close_timeout=close_timeout,
-            flush=writer.flush,
-            mark_closed=end.announce,
-            close_transport=end.close_transport,
+            writer=writer,
+            end=end,
         )
         self.activated = self._reader_started = False
         self._activated_event: trio.Event | None = None  # made only for wait_activated()
@@ -133,7 +131,7 @@ class ConnectionParts:
         self.activated = True
         if self._activated_event is not None:
             self._activated_event.set()
-        if not self.end.event.is_set():
+        if not self.end.ended:
             self._reader_started = True
             self.reader.start()
 
@@ -149,7 +147,7 @@ class ConnectionParts:
     async def close(self, code: int, reason: str) -> None:
         """The closing handshake (RFC 6455 §7.1.2), at most the close timeout in all; see
         ``WebSocket.close()``."""
-        if self.end.event.is_set() and (not self._reader_started or self.reader.done):
+        if self.end.ended and (not self._reader_started or self.reader.done):
             # Over already, our close frame written: only the transport is left (the usual
             # case after a handler's receive() ended with the peer's close).
             await self.end.close_transport()
@@ -166,7 +164,7 @@ class ConnectionParts:
                 with contextlib.suppress(ConnectionClosed):
                     await self.writer.flush()
                 self.activate()  # the peer's close frame must be read
-            await self.end.event.wait()
+            await self.end.wait()
             if self._reader_started:
                 await self.reader.wait_done()  # it may still be sending the close frame
         await self.end.close_transport()

@@ -26,15 +26,19 @@ class PingTracker:
     __slots__ = ("_pending",)
 
     def __init__(self) -> None:
-        self._pending: dict[bytes, _PendingPing] = {}
+        # None while no ping waits (an idle connection's usual state): no empty dict held.
+        self._pending: dict[bytes, _PendingPing] | None = None
 
     def expect(self, payload: bytes) -> tuple[_PendingPing, bool]:
         """The waiter for ``payload``'s pong, and whether the ping still has to be sent (a
         ping with the same payload may be under way already)."""
-        pending = self._pending.get(payload)
+        waiting = self._pending
+        if waiting is None:
+            waiting = self._pending = {}
+        pending = waiting.get(payload)
         if pending is not None:
             return pending, False
-        pending = self._pending[payload] = _PendingPing()
+        pending = waiting[payload] = _PendingPing()
         return pending, True
 
     @staticmethod
@@ -45,18 +49,22 @@ class PingTracker:
 
     def acknowledge(self, payload: bytes) -> None:
         """A pong with ``payload`` arrived."""
-        if payload not in self._pending:
+        waiting = self._pending
+        if waiting is None or payload not in waiting:
             return
-        while self._pending:
-            key = next(iter(self._pending))
-            pending = self._pending.pop(key)
+        while waiting:
+            key = next(iter(waiting))
+            pending = waiting.pop(key)
             pending.acknowledged = True
             pending.event.set()
             if key == payload:
                 break
+        if not waiting:
+            self._pending = None
 
     def release_all(self) -> None:
         """The connection ended: wake every waiter, unacknowledged."""
-        for pending in self._pending.values():
-            pending.event.set()
-        self._pending.clear()
+        waiting, self._pending = self._pending, None
+        if waiting is not None:
+            for pending in waiting.values():
+                pending.event.set()

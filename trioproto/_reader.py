@@ -23,7 +23,7 @@ the peer still sends, so the kernel does not reset our close frame away.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -36,6 +36,10 @@ from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Event, Message, Pong
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
+
+if TYPE_CHECKING:
+    from ._ending import ConnectionEnd
+    from ._writer import Writer
 
 __all__ = ["ConnectionReader"]
 
@@ -50,11 +54,13 @@ class ConnectionReader:
         pings: the pings waiting for a pong.
         nursery: where the reader task runs.
         close_timeout: bounds the catch-up before a failure, the last write and the drain.
-        flush: writes what the codec has queued, under the write lock; with
+        writer: its ``flush()`` writes what the codec has queued, under the write lock; with
             ``only_if_idle`` it returns at once when another task holds the lock (that task
             writes the codec's output too).
-        mark_closed: announces the end to every waiter.
-        close_transport: closes the transport.
+        end: the connection's end: announced to every waiter, and it closes the transport.
+
+    The parts are kept as objects, their methods looked up when called: a bound method kept
+    would be one object more per connection.
 
     Attributes:
         puller: reads in the receivers' tasks while the duty is lent (``None`` on a transport
@@ -65,17 +71,16 @@ class ConnectionReader:
         "_backlog",
         "_bytes",
         "_close_timeout",
-        "_close_transport",
         "_codec",
         "_done",
         "_done_event",
-        "_flush",
+        "_end",
         "_inbound",
-        "_mark_closed",
         "_messages",
         "_nursery",
         "_pings",
         "_stream",
+        "_writer",
         "puller",
     )
 
@@ -88,9 +93,8 @@ class ConnectionReader:
         *,
         nursery: trio.Nursery,
         close_timeout: float | None,
-        flush: Callable[[bool], Awaitable[None]],
-        mark_closed: Callable[[], None],
-        close_transport: Callable[[], Awaitable[None]],
+        writer: Writer,
+        end: ConnectionEnd,
     ) -> None:
         self._stream = stream
         self._codec = codec
@@ -98,9 +102,8 @@ class ConnectionReader:
         self._pings = pings
         self._nursery = nursery
         self._close_timeout = seconds_or_forever(close_timeout)
-        self._flush = flush
-        self._mark_closed = mark_closed
-        self._close_transport = close_transport
+        self._writer = writer
+        self._end = end
         self._messages = self._bytes = 0
         self._done = False
         self._done_event: trio.Event | None = None  # made only for a waiter (it is rare)
@@ -198,7 +201,7 @@ class ConnectionReader:
                     if codec.state is State.CLOSED:
                         break
                     if codec.has_data_to_send:
-                        await self._flush(True)
+                        await self._writer.flush(True)
                     if codec.paused:  # more frames are buffered; the queue had room for them
                         codec.receive_data(b"")
                         continue
@@ -221,7 +224,7 @@ class ConnectionReader:
             except ConnectionClosed:
                 pass
             except BaseException:
-                self._mark_closed()
+                self._end.announce()
                 raise
             await self._finish()
         finally:
@@ -234,7 +237,7 @@ class ConnectionReader:
         try:
             await self._finish()
         finally:
-            self._mark_closed()  # if cancelled before: the write was lost, so is the connection
+            self._end.announce()  # if cancelled before: the write was lost, so is the connection
             self._set_done()
 
     async def _finish(self) -> None:
@@ -244,15 +247,15 @@ class ConnectionReader:
         if codec.has_data_to_send:
             try:
                 with trio.move_on_after(self._close_timeout):
-                    await self._flush(False)
+                    await self._writer.flush(False)
             except ConnectionClosed:
                 pass
-        self._mark_closed()
+        self._end.announce()
         # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.should_close_transport:
             if codec.close_received is None:
                 await drain_until_peer_closes(self._stream, self._close_timeout)
-            await self._close_transport()
+            await self._end.close_transport()
 
     def _set_done(self) -> None:
         self._done = True

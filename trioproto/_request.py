@@ -54,7 +54,9 @@ class WebSocketRequest:
             query=handshake.query,
             headers=handshake.headers,
             handshake=handshake,
-            path_params=MappingProxyType(dict(path_params)),
+            # A route without parameters shares the one empty mapping (an idle connection
+            # holds this for its whole life).
+            path_params=MappingProxyType(dict(path_params)) if path_params else _EMPTY,
             remote=remote,
         )
 

@@ -59,6 +59,8 @@ class SocketTransport(trio.abc.HalfCloseableStream):
     sending (or receiving) at once raise :class:`trio.BusyResourceError`.
     """
 
+    __slots__ = ("_closed", "_eof_sent", "_fd", "_receiving", "_sending", "socket")
+
     def __init__(self, sock: trio.socket.SocketType) -> None:
         self.socket = sock
         self._fd = sock.fileno()
@@ -102,11 +104,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
             while True:
                 self._check_open()  # again after every wait: another task may have closed it
                 try:
-                    data = os.read(self._fd, size)
-                except BlockingIOError:
-                    # Waited for outside this block: an idle connection waits here, and inside
-                    # it the exception and its traceback would stay alive all that time.
-                    data = None
+                    data = _read_or_none(self._fd, size)
                 except OSError as exc:
                     raise self._translate(exc) from exc
                 if data is None:
@@ -204,6 +202,20 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         if self._closed or exc.errno == errno.EBADF:
             return trio.ClosedResourceError("the stream was closed")
         return trio.BrokenResourceError(f"socket connection broken: {exc}")
+
+
+def _read_or_none(fd: int, size: int) -> bytes | None:
+    """``os.read()``, or ``None`` when nothing has arrived (``EAGAIN``).
+
+    The exception is caught here, in a frame that ends at once. Raised in
+    :meth:`SocketTransport.receive_some`, its traceback would give that coroutine a frame
+    object (about 200 bytes) for the rest of the wait that follows: memory held per idle
+    connection.
+    """
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
 
 
 async def close_now(stream: trio.abc.Stream) -> None:

@@ -15,7 +15,7 @@ the cancellation goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
@@ -24,7 +24,17 @@ from ._sansio._codec import Codec
 from ._tls_transport import send_after_yield_of
 from ._transport import SocketTransport
 
-__all__ = ["WriteLock"]
+__all__ = ["Ending", "WriteLock"]
+
+
+class Ending(Protocol):
+    """The connection's end as the write side sees it (a ``ConnectionEnd``)."""
+
+    #: The end is announced.
+    ended: bool
+
+    def announce(self) -> None:
+        """Tell every waiter that the connection is over (once)."""
 
 
 class WriteLock:
@@ -33,8 +43,9 @@ class WriteLock:
     Args:
         stream: the connection's stream.
         codec: the connection's codec (a lost stream is its end of file).
-        lost: called when the stream breaks or a write is cancelled midway (the connection
-            is over).
+        lost: told (``lost.announce()``) when the stream breaks or a write is cancelled
+            midway (the connection is over). An object, not a bound method: one object less
+            per connection.
 
     Attributes:
         writing: a task holds the lock.
@@ -53,7 +64,7 @@ class WriteLock:
         "writing",
     )
 
-    def __init__(self, stream: trio.abc.Stream, codec: Codec, lost: Callable[[], None]) -> None:
+    def __init__(self, stream: trio.abc.Stream, codec: Codec, lost: Ending) -> None:
         self._stream = stream
         self._codec = codec
         self._lost = lost
@@ -104,4 +115,4 @@ class WriteLock:
     def stream_lost(self) -> None:
         """A write failed (here or through :attr:`send_nowait`): the connection is over."""
         self._codec.receive_eof()
-        self._lost()
+        self._lost.announce()

@@ -28,7 +28,7 @@ first, so they keep their place.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import trio
 
@@ -38,9 +38,16 @@ from ._exceptions import LocalProtocolError
 from ._inbound import InboundQueue
 from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
-from ._write_lock import WriteLock
+from ._write_lock import Ending, WriteLock
 
-__all__ = ["Writer"]
+__all__ = ["Failer", "Writer"]
+
+
+class Failer(Protocol):
+    """What fails the connection, for the ``close`` backpressure policy."""
+
+    async def fail(self, code: int, reason: str = "") -> None:
+        """_Fail the WebSocket Connection_ with ``code`` (RFC 6455 §7.1.7)."""
 
 
 class Writer:
@@ -52,9 +59,12 @@ class Writer:
         nursery: where the flusher, a policy close and held frames run (the connection's).
         outbox: the send buffer for hub messages; ``None`` on client connections.
         inbound: the connection's inbound queue (bursts: see :mod:`trioproto._burst_hold`).
-        lost: called once a write fails (see :class:`~trioproto._write_lock.WriteLock`).
-        fail: ``fail(code, reason)`` fails the connection (for the ``close`` policy).
-        closed: set once the connection has ended (the flusher then stops).
+        end: the connection's end: announced once a write fails (see
+            :class:`~trioproto._write_lock.WriteLock`); the flusher stops once it has ended.
+        failer: its ``fail(code, reason)`` fails the connection (for the ``close`` policy).
+
+    The parts are kept as objects, their methods looked up when called: a bound method kept
+    would be one object more per connection.
 
     Attributes:
         hold: the answers of a burst held for the next write.
@@ -62,15 +72,14 @@ class Writer:
     """
 
     __slots__ = (
-        "_closed",
         "_codec",
-        "_fail",
+        "_end",
+        "_failer",
         "_flusher_started",
         "_flusher_wakeup",
         "_inbound",
         "_lock",
         "_nursery",
-        "_take_output",
         "hold",
         "hub_messages",
         "outbox",
@@ -84,23 +93,20 @@ class Writer:
         nursery: trio.Nursery,
         outbox: Outbox | None,
         inbound: InboundQueue,
-        lost: Callable[[], None],
-        fail: Callable[[int, str], Awaitable[None]],
-        closed: trio.Event,
+        end: Ending,
+        failer: Failer,
     ) -> None:
         self._codec = codec
         self._nursery = nursery
         self.outbox = outbox
         self._inbound = inbound
-        self._fail = fail
-        self._closed = closed
-        lock = self._lock = WriteLock(stream, codec, lost)
+        self._failer = failer
+        self._end = end
+        lock = self._lock = WriteLock(stream, codec, end)
         hold = self.hold = BurstHold(
-            codec, lock, outbox=outbox, inbound=inbound, nursery=nursery, closed=closed
+            codec, lock, outbox=outbox, inbound=inbound, nursery=nursery, end=end
         )
-        # Bound once: every write takes the held frames with the codec's output.
-        self._take_output = hold.take_output
-        inbound.before_park = hold.flush_nowait
+        inbound.park_listener = hold
         self._flusher_started = False
         self._flusher_wakeup: trio.Event | None = None
         self.hub_messages = 0
@@ -154,7 +160,8 @@ class Writer:
                 await self._write_queued(outbox, hub_mark)
             if not queued:
                 self._queue(queue_frame, args)
-            while data := self._take_output():
+            take_output = self.hold.take_output  # every write takes the held frames first
+            while data := take_output():
                 await lock.send(data, nowait_first=just_yielded)
                 just_yielded = False
         finally:
@@ -195,7 +202,7 @@ class Writer:
             self._wake_flusher()
             return True
         if verdict is Verdict.CLOSE:
-            self._nursery.start_soon(self._fail, policy.close_code, policy.close_reason)
+            self._nursery.start_soon(self._failer.fail, policy.close_code, policy.close_reason)
         return False
 
     def fragmented_message_sent(self) -> None:
@@ -242,7 +249,8 @@ class Writer:
         assert outbox is not None
         codec = self._codec
         lock = self._lock
-        while not self._closed.is_set():
+        end = self._end
+        while not end.ended:
             if outbox.partial is None and (not outbox.queued or codec.sending_fragments):
                 wakeup = self._flusher_wakeup = trio.Event()
                 await wakeup.wait()
@@ -272,7 +280,7 @@ class Writer:
             if partial is not None:
                 await lock.send(partial)
             if hold.frames or codec.has_data_to_send:  # pong or close: never behind queued data
-                await lock.send(self._take_output())
+                await lock.send(hold.take_output())
             if codec.state is not State.OPEN:
                 outbox.discard()  # nothing may follow a close frame (RFC 6455 §5.5.1)
                 return

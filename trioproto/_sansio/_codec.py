@@ -131,6 +131,37 @@ class Codec:
             entropy"); takes a byte count and returns that many random bytes.
     """
 
+    # Slots: an idle server holds one of these per connection.
+    __slots__ = (
+        "_buffer",
+        "_events",
+        "_frame_fin",
+        "_frame_mask",
+        "_frame_offset",
+        "_frame_remaining",
+        "_is_server",
+        "_mask_source",
+        "_max_frame",
+        "_max_message",
+        "_message_compressed",
+        "_message_decoder",
+        "_message_opcode",
+        "_message_parts",
+        "_message_size",
+        "_outgoing",
+        "_sending_opcode",
+        "_state",
+        "auto_pong",
+        "close_initiator",
+        "close_received",
+        "close_sent",
+        "compression",
+        "eof_received",
+        "failure",
+        "paused",
+        "role",
+    )
+
     def __init__(
         self,
         role: Role,

@@ -250,6 +250,20 @@ class PerMessageDeflate:
         mem_level: zlib memLevel.
     """
 
+    # Slots: a server holds one of these per compressed connection.
+    __slots__ = (
+        "_compress_wbits",
+        "_compressor",
+        "_decompress_wbits",
+        "_decompressor",
+        "_level",
+        "_local_reset",
+        "_mem_level",
+        "_remote_reset",
+        "min_size",
+        "params",
+    )
+
     def __init__(
         self,
         params: DeflateParameters,

@@ -54,15 +54,17 @@ class Headers:
     Values are latin-1 decoded strings with surrounding white space removed.
     """
 
-    __slots__ = ("_items", "_names")
+    __slots__ = ("_fields", "_names")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items = tuple(items)
-        # Kept for the connection's life (the handler's request), so no dict: the lowered names
-        # in wire order, interned (every connection shares one copy of each, and comparing
-        # them is comparing pointers). A request has a few dozen headers at most: a scan is as
-        # fast as hashing, and an idle connection holds ~500 bytes less.
-        self._names = tuple([sys.intern(name.lower()) for name, _ in self._items])
+        # Kept for the connection's life (the handler's request), so no dict and no tuple per
+        # header: the names and values in one flat tuple (name, value, name, value...), and
+        # the lowered names in wire order, interned (every connection shares one copy of each,
+        # and comparing them is comparing pointers). A request has a few dozen headers at
+        # most: a scan is as fast as hashing. An idle connection holds ~500 bytes less than
+        # with a dict, and ~50 bytes per header less than with a (name, value) tuple each.
+        self._fields = tuple([field for item in items for field in item])
+        self._names = tuple([sys.intern(name.lower()) for name in self._fields[::2]])
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
@@ -70,7 +72,7 @@ class Headers:
         names = self._names
         if key not in names:  # the scans are C loops over pointers
             return default
-        return self._items[names.index(key)][1]
+        return self._fields[2 * names.index(key) + 1]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
@@ -79,10 +81,10 @@ class Headers:
         if key not in names:
             return []
         first = names.index(key)
-        items = self._items
+        fields = self._fields
         if names.count(key) == 1:  # the usual case, decided by a C loop
-            return [items[first][1]]
-        return [items[i][1] for i in range(first, len(names)) if names[i] == key]
+            return [fields[2 * first + 1]]
+        return [fields[2 * i + 1] for i in range(first, len(names)) if names[i] == key]
 
     def get_list(self, name: str) -> list[str]:
         """The comma-separated elements of every ``name`` header (RFC 9110 §5.6.1), stripped,
@@ -95,26 +97,27 @@ class Headers:
         ]
 
     def items(self) -> tuple[tuple[str, str], ...]:
-        """The (name, value) pairs in wire order."""
-        return self._items
+        """The (name, value) pairs in wire order (made at each call)."""
+        fields = self._fields
+        return tuple(zip(fields[::2], fields[1::2], strict=True))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._names
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return iter(self.items())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._names)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Headers) and self._items == other._items
+        return isinstance(other, Headers) and self._fields == other._fields
 
     def __hash__(self) -> int:
-        return hash(self._items)
+        return hash(self._fields)
 
     def __repr__(self) -> str:
-        return f"Headers({list(self._items)!r})"
+        return f"Headers({list(self.items())!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,7 @@ class Codec:
         "_message_size",
         "_outgoing",
         "_sending_opcode",
+        "_small_payload",
         "_state",
         "auto_pong",
         "close_initiator",

@@ -4,7 +4,6 @@ non-waiting write the connection uses right after a receive, and closing without
 from __future__ import annotations
 
 import gc
-import os
 import socket as stdlib_socket
 
 import pytest
@@ -301,33 +300,3 @@ async def test_a_waiting_receive_holds_no_exception() -> None:
         assert not [obj for obj in gc.get_objects() if isinstance(obj, BlockingIOError)]
         await left.send_all(b"x")
     assert got == [b"x"]
-
-
-async def test_readable_first_waits_before_reading_and_loses_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With ``readable_first`` the read comes only after the socket is readable: no read that
-    fails with EAGAIN; cancelled while it waits, it consumes nothing; data already there is
-    returned after one wait."""
-    left, right = transport_pair()
-    reads: list[int] = []
-    real_read = os.read
-
-    def counting_read(fd: int, size: int) -> bytes:
-        reads.append(fd)
-        return real_read(fd, size)
-
-    monkeypatch.setattr(os, "read", counting_read)
-    with trio.fail_after(10):
-        with trio.move_on_after(0.05) as scope:
-            await right.receive_some(readable_first=True)
-        assert scope.cancelled_caught
-        assert reads == []  # it waited; a plain receive_some would have tried a read
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(left.send_all, b"sent while waiting")
-            assert await right.receive_some(readable_first=True) == b"sent while waiting"
-        assert len(reads) == 1
-        await left.send_all(b"already there")
-        assert await right.receive_some(readable_first=True) == b"already there"
-    await left.aclose()
-    await right.aclose()

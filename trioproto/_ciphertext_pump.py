@@ -53,7 +53,6 @@ class CiphertextPump:
     """
 
     __slots__ = (
-        "_drained",
         "_unsent",
         "_writers",
         "broken",
@@ -74,8 +73,6 @@ class CiphertextPump:
         self._writers = trio.lowlevel.ParkingLot()
         self.broken = False
         self.closed = False
-        #: The last read returned less than asked: the socket was empty then.
-        self._drained = False
 
     @property
     def pending(self) -> bool:
@@ -101,15 +98,10 @@ class CiphertextPump:
         """Move what the socket has into the incoming BIO, waiting for some (the end of the
         stream too). Cancelling it is safe: nothing is consumed unless it returns."""
         try:
-            # After a short read, wait for readability first: a small-message peer has rarely
-            # sent more by the time we come back, and the read would fail (EAGAIN).
-            ciphertext = await self.transport.receive_some(
-                _CIPHERTEXT_READ_SIZE, readable_first=self._drained
-            )
+            ciphertext = await self.transport.receive_some(_CIPHERTEXT_READ_SIZE)
         except trio.BrokenResourceError:
             self.broken = True
             raise
-        self._drained = len(ciphertext) < _CIPHERTEXT_READ_SIZE
         if ciphertext:
             self.incoming.write(ciphertext)
         else:

@@ -71,20 +71,13 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         if sock.family in (stdlib_socket.AF_INET, stdlib_socket.AF_INET6):
             sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
 
-    async def receive_some(
-        self, max_bytes: int | None = None, *, readable_first: bool = False
-    ) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Return the bytes available (at most ``max_bytes``, and at most 256 KiB per call),
         waiting for some; ``b""`` at end of file. Cancelling it is safe: nothing is consumed
         unless it returns.
 
         It yields first, then reads (see the module docstring): the schedule point comes before
-        the system call, so a read that finds bytes returns without yielding again.
-
-        ``readable_first``: wait until the socket is readable before reading, for a caller
-        whose last read emptied it (it returned less than asked): the read that would fail
-        with ``EAGAIN`` (a system call and an exception) is spared.
-        """
+        the system call, so a read that finds bytes returns without yielding again."""
         if max_bytes is None:
             size = _DEFAULT_RECEIVE_SIZE
         else:
@@ -96,11 +89,7 @@ class SocketTransport(trio.abc.HalfCloseableStream):
             raise trio.BusyResourceError("another task is receiving on this stream")
         self._receiving = True
         try:
-            if readable_first:
-                self._check_open()
-                await trio.lowlevel.wait_readable(self.socket)  # the schedule point
-            else:
-                await trio.lowlevel.checkpoint()  # the schedule point, before the read
+            await trio.lowlevel.checkpoint()  # the schedule point, before the read
             while True:
                 self._check_open()  # again after every wait: another task may have closed it
                 try:

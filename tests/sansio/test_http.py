@@ -365,3 +365,66 @@ def test_the_verdict_does_not_depend_on_how_the_bytes_arrive(data: bytes) -> Non
         return "incomplete"
 
     assert verdict([data]) == verdict([data[i : i + 1] for i in range(len(data))])
+
+
+HEAD_LINE = st.one_of(
+    st.sampled_from(
+        [
+            b"GET / HTTP/1.1",
+            b"GET /chat?room=1 HTTP/1.1",
+            b"GET / HTTP/1.0",
+            b"GET  / HTTP/1.1",
+            b"Host: example.com",
+            b"X-Padded:  \tvalue \t",
+            b"X-Tab: a\tb",
+            b"Bad Name: x",
+            b"no colon",
+            b" folded",
+            b"X: a\x00b",
+            b"X: \x7f",
+            b"X: caf\xc3\xa9",
+            b"",
+        ]
+    ),
+    st.binary(max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=st.lists(HEAD_LINE, max_size=8),
+    trailing=st.binary(max_size=6),
+    head_limit=st.integers(min_value=20, max_value=160),
+    line_limit=st.integers(min_value=8, max_value=40),
+    lines_limit=st.integers(min_value=1, max_value=6),
+)
+def test_a_head_in_one_piece_is_read_as_byte_by_byte(
+    lines: list[bytes], trailing: bytes, head_limit: int, line_limit: int, lines_limit: int
+) -> None:
+    """A head received whole takes a shorter path (its limits checked at once, its headers
+    split by one match); it must come to the same verdict as the line-by-line path: the same
+    request and trailing data, or the same refusal, for valid heads, invalid ones and heads at
+    and over every limit."""
+    data = b"".join(line + b"\r\n" for line in lines) + b"\r\n" + trailing
+    limits = Limits(
+        max_request_head_size=head_limit,
+        max_request_line_size=line_limit,
+        max_header_lines=lines_limit,
+    )
+
+    def verdict(
+        parser_type: type[RequestHeadParser | ResponseHeadParser], pieces: list[bytes]
+    ) -> object:
+        parser = parser_type(limits)
+        try:
+            for index, piece in enumerate(pieces):
+                result = parser.feed(piece)
+                if result is not None:  # with what was not fed yet
+                    return result, parser.trailing_data + b"".join(pieces[index + 1 :])
+        except InvalidHandshake as exc:
+            return exc.http_status, str(exc)
+        return "incomplete"
+
+    for parser_type in (RequestHeadParser, ResponseHeadParser):
+        whole = verdict(parser_type, [data])
+        assert whole == verdict(parser_type, [data[i : i + 1] for i in range(len(data))])

@@ -45,6 +45,11 @@ _REQUEST_LINE = re.compile(rb"(" + TOKEN_BYTES + rb") ([^\x00-\x20\x7f]+) (HTTP/
 _STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
 _HEADER_NAME = re.compile(TOKEN_BYTES)
 _BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+#: Header lines, each with its CRLF, all valid: a token, a colon, a value of HTAB, visible
+#: characters, SP and obs-text (RFC 9110 §5.5). Its classes exclude CR: matching is linear.
+_VALID_HEADER_BLOCK = re.compile(rb"(?:" + TOKEN_BYTES + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
+#: One header line of such a block: its name and its value (white space not yet stripped).
+_HEADER_FIELD = re.compile(rb"(" + TOKEN_BYTES + rb"):([\t\x20-\x7e\x80-\xff]*)\r\n")
 _UNSAFE_OUTPUT = re.compile(r"[\r\n\x00]")
 
 
@@ -192,6 +197,10 @@ class _HeadReader:
     def _feed(self, data: bytes | bytearray | memoryview) -> bytes | None:
         if self._done:
             raise RuntimeError("the head is already complete")
+        if not self._buffer and type(data) is bytes:
+            head = self._whole_head(data)
+            if head is not None:
+                return head
         buffer = self._buffer
         buffer += data
         # Count complete lines and check each one's length as it completes.
@@ -212,14 +221,37 @@ class _HeadReader:
                 raise InvalidHandshake(f"more than {self._max_lines} header lines", 431)
             self._line_start = position = newline + 2
         self._scanned = len(buffer)
-        # The line still arriving counts too: limits hold before its CRLF is seen.
-        self._check_line(len(buffer) - self._line_start, terminator=0)
+        # The line still arriving counts too: limits hold before its CRLF is seen. A CR last
+        # may be the first half of that CRLF: not counted yet, so that the verdict does not
+        # depend on where the bytes were split.
+        pending = len(buffer) - self._line_start - buffer.endswith(b"\r")
+        self._check_line(pending, terminator=0)
         return None
+
+    def _whole_head(self, data: bytes) -> bytes | None:
+        """The head, when the first bytes fed hold all of it within every limit (the usual
+        case: a client sends its request in one segment); ``None`` otherwise, and nothing is
+        consumed: the line-by-line path then finds the same head, or the error to answer.
+
+        The checks are the ones that path makes, on the whole head at once: the head's first
+        empty line is its first CRLF CRLF, unless the first line is empty."""
+        end = data.find(b"\r\n\r\n")
+        if end <= 0 or end + 4 > self._max_head or data.startswith(b"\r\n"):
+            return None
+        head = data[:end]
+        lines = head.split(b"\r\n")
+        if len(lines) > self._max_lines + 1 or max(map(len, lines)) > self._max_line:
+            return None
+        self._done = True
+        self._lines = len(lines)
+        self.trailing_data = data[end + 4 :]
+        return head
 
     def _check_line(self, length: int, terminator: int) -> None:
         """Check a line of ``length`` bytes (CRLF excluded) that starts at ``_line_start``;
         the head limit counts everything up to and including its ``terminator`` bytes."""
-        if length > self._max_line:
+        # Both limits over: the one a byte-by-byte feed would have crossed first answers.
+        if length > self._max_line and self._line_start + self._max_line <= self._max_head:
             if self._lines == 0:
                 raise InvalidHandshake(
                     f"start line longer than {self._max_line} bytes", self._start_line_status
@@ -227,6 +259,30 @@ class _HeadReader:
             raise InvalidHandshake(f"header line longer than {self._max_line} bytes", 431)
         if self._line_start + length + terminator > self._max_head:
             raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
+
+
+def _split_head(head: bytes) -> tuple[bytes, bytes]:
+    """A head's start line, and its header lines each ending in CRLF."""
+    start_end = head.find(b"\r\n")
+    if start_end < 0:
+        return head, b""
+    return head[:start_end], head[start_end + 2 :] + b"\r\n"
+
+
+def _parse_header_block(block: bytes) -> Headers:
+    """The headers of ``block``, header lines each ending in CRLF (RFC 9112 §5).
+
+    A valid block is checked and split by two C-level matches; only an invalid one is looked
+    at line by line, to name the line at fault."""
+    if _VALID_HEADER_BLOCK.fullmatch(block):
+        # Names interned: the same few are held by every open connection's request.
+        return Headers(
+            [
+                (sys.intern(name.decode("ascii")), value.strip(b" \t").decode("latin-1"))
+                for name, value in _HEADER_FIELD.findall(block)
+            ]
+        )
+    return _parse_header_lines(block.split(b"\r\n")[:-1])
 
 
 def _parse_header_lines(lines: Sequence[bytes]) -> Headers:
@@ -287,8 +343,8 @@ class RequestHeadParser(_HeadReader):
         head = self._feed(data)
         if head is None:
             return None
-        lines = head.split(b"\r\n")
-        match = _REQUEST_LINE.fullmatch(lines[0])
+        start_line, header_block = _split_head(head)
+        match = _REQUEST_LINE.fullmatch(start_line)
         if match is None:
             raise InvalidHandshake("malformed request line", 400)
         method, target, version = match.groups()
@@ -296,12 +352,8 @@ class RequestHeadParser(_HeadReader):
             raise InvalidHandshake(
                 f"{version.decode()} is not supported: WebSocket needs HTTP/1.1", 505
             )
-        return Request(
-            method.decode("ascii"),
-            target.decode("latin-1"),
-            "HTTP/1.1",
-            _parse_header_lines(lines[1:]),
-        )
+        headers = _parse_header_block(header_block)
+        return Request(method.decode("ascii"), target.decode("latin-1"), "HTTP/1.1", headers)
 
 
 class ResponseHeadParser(_HeadReader):
@@ -319,8 +371,8 @@ class ResponseHeadParser(_HeadReader):
         head = self._feed(data)
         if head is None:
             return None
-        lines = head.split(b"\r\n")
-        match = _STATUS_LINE.fullmatch(lines[0])
+        start_line, header_block = _split_head(head)
+        match = _STATUS_LINE.fullmatch(start_line)
         if match is None:
             raise InvalidHandshake("malformed status line", 400)
         version, status, reason = match.groups()
@@ -330,7 +382,7 @@ class ResponseHeadParser(_HeadReader):
             int(status),
             (reason or b"").decode("latin-1"),
             "HTTP/1.1",
-            _parse_header_lines(lines[1:]),
+            _parse_header_block(header_block),
         )
 
 

@@ -28,6 +28,7 @@ from typing import TypeAlias
 from ._counters import ANY_ROUTE
 from ._exceptions import InvalidHandshake
 from ._registry import Activation, Handler, Registry
+from ._sansio._abnf import is_plain_path
 from ._sansio._http import Headers, Request
 
 __all__ = [
@@ -171,6 +172,8 @@ def split_target(target: str) -> tuple[str, dict[str, list[str]]]:
         InvalidHandshake: 400, the target cannot be split (an unbalanced ``[`` in the
             authority makes ``urlsplit`` raise "Invalid IPv6 URL").
     """
+    if is_plain_path(target):  # nothing to split or decode: the usual case
+        return target, {}
     try:
         parts = urllib.parse.urlsplit(target)
     except ValueError:

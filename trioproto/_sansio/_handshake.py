@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._exceptions import InvalidHandshake
-from ._abnf import is_token
+from ._abnf import is_plain_path, is_token
 from ._http import Headers, Request, Response, serialize_request, serialize_response
 
 __all__ = [
@@ -148,21 +148,26 @@ def validate_request(request: Request) -> HandshakeRequest:
         ("http://", "https://", "ws://", "wss://")  # absolute form (RFC 9112 §3.2.2)
     ):
         raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400)
-    try:
-        parts = urllib.parse.urlsplit(target)
-    except ValueError:  # an unbalanced "[" in the authority: "Invalid IPv6 URL"
-        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
+    if is_plain_path(target):  # nothing to split or decode: the usual case
+        raw_path, path, raw_query, query = target, target, "", {}
+    else:
+        try:
+            parts = urllib.parse.urlsplit(target)
+        except ValueError:  # an unbalanced "[" in the authority: "Invalid IPv6 URL"
+            raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
+        raw_path, raw_query = parts.path or "/", parts.query
+        path = urllib.parse.unquote(raw_path)
+        query = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
     subprotocols = tuple(headers.get_list("Sec-WebSocket-Protocol"))
     for name in subprotocols:
         if not is_token(name):
             raise InvalidHandshake(f"subprotocol {name[:40]!r} is not a token", 400)
-    raw_path = parts.path or "/"
     return HandshakeRequest(
         request=request,
-        path=urllib.parse.unquote(raw_path),
+        path=path,
         raw_path=raw_path,
-        query=urllib.parse.parse_qs(parts.query, keep_blank_values=True),
-        raw_query=parts.query,
+        query=query,
+        raw_query=raw_query,
         key=keys[0],
         subprotocols=subprotocols,
         extensions=tuple(headers.get_all("Sec-WebSocket-Extensions")),

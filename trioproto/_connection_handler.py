@@ -297,7 +297,8 @@ class ConnectionHandler:
                             exc_info=exc,
                         )
                         code, reason = 1011, "internal error"
-                await websocket.close(code, reason)
+                # The nursery's exit, next, is the schedule point.
+                await websocket._parts.close(code, reason, schedule_point=False)
             finally:
                 self.connections.discard(websocket)
                 self.hub._detach(websocket)
@@ -310,7 +311,8 @@ class ConnectionHandler:
                     logger.debug("connection %s closed: %s", websocket.id, ending)
                 if self.keepalive is not None:
                     self.keepalive.discard(websocket)
-                nursery.cancel_scope.cancel()
+                if nursery.child_tasks:  # usually none: nothing to cancel
+                    nursery.cancel_scope.cancel()
 
 
 def _is_end_of(codec: Codec, exc: BaseException) -> bool:

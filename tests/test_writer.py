@@ -12,7 +12,7 @@ from trioproto._outbox import BackpressurePolicy, Outbox
 from trioproto._sansio._codec import Codec, Role
 from trioproto._sansio._events import CloseReceived, Event, Message, Pong
 from trioproto._sansio._frames import Opcode, serialize_frame
-from trioproto._writer import Writer
+from trioproto._writer import Writer, flush_within
 
 
 def frame(text: str) -> bytes:
@@ -115,7 +115,7 @@ async def test_a_close_frame_the_socket_takes_at_once_needs_no_time(nursery: tri
     peer = Codec(Role.CLIENT)
     try:
         # A zero bound: only a write that does not wait can make it.
-        await writer.flush_within(0.0)
+        await flush_within(writer, 0.0)
         with trio.fail_after(5):
             peer.receive_data(await client.receive_some())
     finally:
@@ -147,7 +147,7 @@ async def test_a_close_frame_behind_a_full_socket_waits_at_most_the_bound(
             pass
         codec.send_close(1000, "")
         with trio.fail_after(5):
-            await writer.flush_within(0.05)
+            await flush_within(writer, 0.05)
         assert end.ended  # half a frame may be on the wire: the connection is over
     finally:
         server.close()
@@ -162,7 +162,7 @@ async def test_a_close_frame_waits_for_the_writer_holding_the_lock(nursery: trio
     codec.send_close(1000, "")
     peer = Peer(client)
     async with trio.open_nursery() as inner:
-        inner.start_soon(writer.flush_within, 5.0)
+        inner.start_soon(flush_within, writer, 5.0)
         with trio.fail_after(5):
             while not any(type(event) is CloseReceived for event in peer.events):
                 peer.codec.receive_data(await client.receive_some())

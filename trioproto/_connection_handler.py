@@ -263,13 +263,14 @@ class ConnectionHandler:
                 # The 101 went out as the server began shutting down, after it had sent 1001
                 # to the connections it knew of: this one gets its 1001 too.
                 nursery.start_soon(websocket.close, 1001, "server shutting down")
-            logger.debug(
-                "connection %s opened from %s (path %s, subprotocol %s)",
-                websocket.id,
-                remote,
-                accepted.request.path,
-                accepted.selection.subprotocol,
-            )
+            if logger.isEnabledFor(logging.DEBUG):  # its id is made only when read
+                logger.debug(
+                    "connection %s opened from %s (path %s, subprotocol %s)",
+                    websocket.id,
+                    remote,
+                    accepted.request.path,
+                    accepted.selection.subprotocol,
+                )
             try:
                 if entry.activation == "immediate":
                     websocket.activate()

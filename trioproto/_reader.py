@@ -36,6 +36,7 @@ from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Event, Message, Pong
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
+from ._writer import flush_within
 
 if TYPE_CHECKING:
     from ._ending import ConnectionEnd
@@ -246,7 +247,7 @@ class ConnectionReader:
         # (RFC 6455 §5.5.1): whoever learns it may close the transport.
         if codec.has_data_to_send:
             with contextlib.suppress(ConnectionClosed):
-                await self._writer.flush_within(self._close_timeout)
+                await flush_within(self._writer, self._close_timeout)
         self._end.announce()
         # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.should_close_transport:

@@ -40,7 +40,7 @@ from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
 from ._write_lock import Ending, WriteLock
 
-__all__ = ["Failer", "Writer"]
+__all__ = ["Failer", "Writer", "flush_within"]
 
 
 class Failer(Protocol):
@@ -117,38 +117,6 @@ class Writer:
         if only_if_idle and self._lock.writing:
             return
         await self.write(None)
-
-    async def flush_within(self, timeout: float) -> None:
-        """Write what the codec has queued (the close frame we owe), at most ``timeout``
-        seconds; a write that fails or times out ends the connection.
-
-        When the lock is free, nothing is queued before it and the socket takes it all at
-        once (the usual case), it goes out in one non-waiting system call, with no cancel
-        scope and no schedule point: the caller has just passed one, reading what it
-        answers. Otherwise the write waits, bounded by ``timeout``.
-        """
-        lock = self._lock
-        send_nowait = lock.send_nowait
-        outbox = self.outbox
-        if send_nowait is None or lock.writing or (outbox is not None and outbox.pending):
-            with trio.move_on_after(timeout):
-                await self.write(None)
-            return
-        await trio.lowlevel.checkpoint_if_cancelled()
-        data = self.hold.take_output()
-        try:
-            sent = send_nowait(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            lock.stream_lost()
-            raise self._end_error() from None
-        if sent == len(data):
-            return
-        lock.writing = True
-        try:
-            with trio.move_on_after(timeout):
-                await lock.send(memoryview(data)[sent:])
-        finally:
-            lock.release()
 
     def mark(self) -> int:
         """Where a send issued now stands among queued hub messages: it goes after those."""
@@ -263,13 +231,10 @@ class Writer:
         try:
             queue_frame(*args)  # type: ignore[operator]
         except LocalProtocolError:
-            if self._codec.state is not State.OPEN:
-                raise self._end_error() from None
+            codec = self._codec
+            if codec.state is not State.OPEN:
+                raise ConnectionClosed(codec.close_sent, codec.close_received) from None
             raise
-
-    def _end_error(self) -> ConnectionClosed:
-        codec = self._codec
-        return ConnectionClosed(codec.close_sent, codec.close_received)
 
     def _wake_flusher(self) -> None:
         if not self._flusher_started:
@@ -325,3 +290,37 @@ class Writer:
             if frame is None:
                 return
             await lock.send(frame)
+
+
+async def flush_within(writer: Writer, timeout: float) -> None:
+    """Write what the codec of ``writer`` has queued (the close frame we owe), at most
+    ``timeout`` seconds; a write that fails or times out ends the connection.
+
+    When the lock is free, nothing is queued before it and the socket takes it all at once
+    (the usual case), it goes out in one non-waiting system call, with no cancel scope and no
+    schedule point: the caller has just passed one, reading what it answers. Otherwise the
+    write waits, bounded by ``timeout``.
+    """
+    lock = writer._lock
+    send_nowait = lock.send_nowait
+    outbox = writer.outbox
+    if send_nowait is None or lock.writing or (outbox is not None and outbox.pending):
+        with trio.move_on_after(timeout):
+            await writer.write(None)
+        return
+    await trio.lowlevel.checkpoint_if_cancelled()
+    data = writer.hold.take_output()
+    try:
+        sent = send_nowait(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        lock.stream_lost()
+        codec = writer._codec
+        raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+    if sent == len(data):
+        return
+    lock.writing = True
+    try:
+        with trio.move_on_after(timeout):
+            await lock.send(memoryview(data)[sent:])
+    finally:
+        lock.release()

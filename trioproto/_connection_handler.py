@@ -303,11 +303,13 @@ class ConnectionHandler:
             finally:
                 self.connections.discard(websocket)
                 self.hub._detach(websocket)
-                closed = ConnectionClosed(codec.close_sent, codec.close_received)
-                self._counters.connection_closed(key, websocket.statistics(), closed)
+                sent, received = codec.close_sent, codec.close_received
+                self._counters.connection_closed(key, websocket.statistics(), sent, received)
                 if self.options.access_log:
+                    closed = ConnectionClosed(sent, received)
                     log_connection(websocket, accepted.route, closed, codec.close_initiator)
                 if logger.isEnabledFor(logging.DEBUG):
+                    closed = ConnectionClosed(sent, received)
                     ending = f"{closed.code} {closed.reason}".rstrip()
                     logger.debug("connection %s closed: %s", websocket.id, ending)
                 if self.keepalive is not None:

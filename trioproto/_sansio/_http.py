@@ -21,16 +21,14 @@ head one byte at a time costs O(n) overall.
 from __future__ import annotations
 
 import http
-import operator
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 from .._config import Limits
 from .._exceptions import InvalidHandshake
-from ._abnf import TOKEN, TOKEN_BYTES
+from ._abnf import TOKEN_BYTES
 
 __all__ = [
     "Headers",
@@ -50,18 +48,9 @@ _BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 #: Header lines, each with its CRLF, all valid: a token, a colon, a value of HTAB, visible
 #: characters, SP and obs-text (RFC 9110 §5.5). Its classes exclude CR: matching is linear.
 _VALID_HEADER_BLOCK = re.compile(rb"(?:" + TOKEN_BYTES + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
-#: The names, then the values (white space not yet stripped), of such a block decoded as
-#: latin-1: each line starts with a name, and no value holds a line break.
-_HEADER_NAMES = re.compile(r"^(" + TOKEN + r"):", re.MULTILINE)
-_HEADER_VALUES = re.compile(r"^" + TOKEN + r":([\t\x20-\x7e\x80-\xff]*)\r$", re.MULTILINE)
-#: Strips the optional white space around a value (RFC 9110 §5.5: SP and HTAB only).
-_strip_ows = operator.methodcaller("strip", " \t")
+#: One header line of such a block: its name and its value (white space not yet stripped).
+_HEADER_FIELD = re.compile(rb"(" + TOKEN_BYTES + rb"):([\t\x20-\x7e\x80-\xff]*)\r\n")
 _UNSAFE_OUTPUT = re.compile(r"[\r\n\x00]")
-
-
-def _lowered_names(names: Iterable[str]) -> tuple[str, ...]:
-    """``names`` lowered and interned, in order (loops in C)."""
-    return tuple(map(sys.intern, map(str.lower, names)))
 
 
 class Headers:
@@ -79,17 +68,8 @@ class Headers:
         # and comparing them is comparing pointers). A request has a few dozen headers at
         # most: a scan is as fast as hashing. An idle connection holds ~500 bytes less than
         # with a dict, and ~50 bytes per header less than with a (name, value) tuple each.
-        fields = self._fields = tuple(chain.from_iterable(items))
-        self._names = _lowered_names(fields[::2])
-
-    @classmethod
-    def _of_fields(cls, fields: tuple[str, ...], names: Sequence[str]) -> Headers:
-        """Headers of ``fields`` (name, value, name, value...), ``names`` their names as
-        given; the parser's way in, with no (name, value) pair made per header."""
-        headers = cls.__new__(cls)
-        headers._fields = fields
-        headers._names = _lowered_names(names)
-        return headers
+        self._fields = tuple([field for item in items for field in item])
+        self._names = tuple([sys.intern(name.lower()) for name in self._fields[::2]])
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
@@ -295,15 +275,13 @@ def _parse_header_block(block: bytes) -> Headers:
     A valid block is checked and split by two C-level matches; only an invalid one is looked
     at line by line, to name the line at fault."""
     if _VALID_HEADER_BLOCK.fullmatch(block):
-        # One decode, two C-level scans, and the fields laid out by C loops, not one Python
-        # step per header. Names interned: the same few are held by every open connection's
-        # request.
-        text = block.decode("latin-1")
-        names = _HEADER_NAMES.findall(text)
-        fields: list[str] = names * 2
-        fields[::2] = map(sys.intern, names)
-        fields[1::2] = map(_strip_ows, _HEADER_VALUES.findall(text))
-        return Headers._of_fields(tuple(fields), names)
+        # Names interned: the same few are held by every open connection's request.
+        return Headers(
+            [
+                (sys.intern(name.decode("ascii")), value.strip(b" \t").decode("latin-1"))
+                for name, value in _HEADER_FIELD.findall(block)
+            ]
+        )
     return _parse_header_lines(block.split(b"\r\n")[:-1])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from trioproto import ConnectionClosed, ConnectionStatistics
+from trioproto import ConnectionStatistics
 from trioproto._counters import ServerCounters
 
 
@@ -27,9 +27,7 @@ def test_open_and_closed_connections_by_route_and_subprotocol() -> None:
     counters.connection_opened(("/a", "chat"))
     counters.connection_opened(("*", ""))
     assert counters.connections_open == {("/a", "chat"): 2, ("*", ""): 1}
-    counters.connection_closed(
-        ("*", ""), statistics(2, 10), ConnectionClosed((1000, ""), (1000, ""))
-    )
+    counters.connection_closed(("*", ""), statistics(2, 10), (1000, ""), (1000, ""))
     assert counters.connections_open == {("/a", "chat"): 2}  # no key left at zero
     assert counters.connections_opened == {("/a", "chat"): 2, ("*", ""): 1}
     assert counters.total_connections == 3
@@ -42,13 +40,14 @@ def test_close_frames_counted_as_sent_and_received() -> None:
     """An empty close frame (RFC 6455 §5.5.1) is counted under ``None``; a dropped
     connection (no close frame either way, 1006) under neither."""
     counters = ServerCounters()
-    for closed in (
-        ConnectionClosed((1011, "internal error"), (1011, "")),
-        ConnectionClosed((None, ""), None),
-        ConnectionClosed(None, None),
-    ):
+    sent_and_received: list[tuple[tuple[int | None, str] | None, tuple[int, str] | None]] = [
+        ((1011, "internal error"), (1011, "")),
+        ((None, ""), None),
+        (None, None),
+    ]
+    for sent, received in sent_and_received:
         counters.connection_opened(("*", ""))
-        counters.connection_closed(("*", ""), statistics(0, 0), closed)
+        counters.connection_closed(("*", ""), statistics(0, 0), sent, received)
     assert counters.close_codes_sent == {1011: 1, None: 1}
     assert counters.close_codes_received == {1011: 1}
 

@@ -422,6 +422,40 @@ async def test_hub_is_empty_after_clients_leave_however_they_leave(
     assert server.statistics().handler_errors == 1
 
 
+async def test_an_id_first_read_from_outside_names_the_connection_while_it_is_open(
+    start_server: StartServer,
+) -> None:
+    opened: list[trioproto.WebSocket] = []
+    registry = trioproto.Registry()
+
+    @registry.handler(None)
+    async def handler(ws: trioproto.WebSocket) -> None:  # never reads its own id
+        opened.append(ws)
+        async for _ in ws.inbound:
+            pass
+
+    server = await start_server(registry, **NO_COMPRESSION)
+    hub = server.hub
+    with trio.fail_after(20):
+        async with trioproto.open_websocket(ws_url(server)) as first:
+            await wait_until(lambda: len(opened) == 1)
+            connection_id = opened[0].id  # made here, after the hub registered it
+            assert opened[0].id == connection_id  # the same on every read
+            assert hub.connection(connection_id) is opened[0]
+            assert hub.connection(str(connection_id)) is opened[0]
+            assert await hub.send_to(connection_id, "found") is True
+            assert await first.receive() == "found"
+        async with trioproto.open_websocket(ws_url(server)):
+            await wait_until(lambda: len(opened) == 2)
+        await wait_until(lambda: hub.statistics().connections == 0)
+        assert hub.connection(connection_id) is None  # it ended
+        late_id = opened[1].id  # made after it ended: it names nothing
+        assert hub.connection(late_id) is None
+        assert await hub.send_to(late_id, "lost") is False
+    assert_hub_empty(hub)
+    assert not hub._by_id  # nothing left by id either
+
+
 async def test_topic_names_and_client_connections_are_checked(
     start_server: StartServer,
 ) -> None:

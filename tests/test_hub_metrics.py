@@ -71,7 +71,7 @@ async def test_publishes_deliveries_topics_and_subscriptions(start_server: Start
             assert await hub.publish("b", "b0") == 1
             assert await hub.publish("nobody", "lost") == 0
             assert await hub.broadcast(b"all") == 2
-            target = next(iter(hub._connections))
+            target = next(iter(hub._connections)).id
             assert await hub.send_to(target, "one") is True
             for ws in (first, second):
                 while await ws.receive() != b"all":

@@ -28,9 +28,14 @@ def test_within_the_limit_everything_is_queued_in_order() -> None:
     assert outbox.size == 0 and not outbox.pending
 
 
+class Owner:
+    def __init__(self, id: str) -> None:  # the attribute logs read
+        self.id = id
+
+
 def test_close_policy_frees_the_buffer_and_counts(caplog: pytest.LogCaptureFixture) -> None:
     counters = DeliveryCounters()
-    outbox = Outbox(8, CLOSE, counters, name="c1")
+    outbox = Outbox(8, CLOSE, counters, owner=Owner("c1"))
     outbox.put(b"12345")
     with caplog.at_level(logging.WARNING, logger="trioproto"):
         assert outbox.put(b"6789") is Verdict.CLOSE

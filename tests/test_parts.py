@@ -97,6 +97,16 @@ async def test_close_reads_the_peers_close_frame_even_before_activation() -> Non
         assert parts.activated  # the peer's close frame had to be read
 
 
+async def test_closing_a_connection_already_over_is_a_schedule_point_unless_told_not() -> None:
+    async with parts_and_peer() as (parts, _peer):
+        await parts.end.close_transport()  # over before activation: nothing left to read
+        with trio.testing.assert_checkpoints():
+            await parts.close(1000, "")
+        with trio.testing.assert_no_checkpoints():
+            await parts.close(1000, "", schedule_point=False)
+        assert parts.end.closed is not None
+
+
 async def test_close_takes_at_most_the_close_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -6,6 +6,7 @@ import collections.abc
 import inspect
 import ssl
 import typing
+import uuid
 from collections.abc import Callable, Iterator
 
 import trio
@@ -70,6 +71,7 @@ def test_every_type_in_a_public_signature_is_exported() -> None:
         **vars(trioproto.testing),
         "trio": trio,
         "ssl": ssl,
+        "uuid": uuid,
         "TextIO": typing.TextIO,
     }
     private = set()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from helpers import transport_pair
 from trioproto._ending import ConnectionEnd
 from trioproto._inbound import InboundQueue
 from trioproto._outbox import BackpressurePolicy, Outbox
 from trioproto._sansio._codec import Codec, Role
-from trioproto._sansio._events import Event, Message, Pong
+from trioproto._sansio._events import CloseReceived, Event, Message, Pong
 from trioproto._sansio._frames import Opcode, serialize_frame
-from trioproto._writer import Writer
+from trioproto._writer import Writer, flush_within
 
 
 def frame(text: str) -> bytes:
@@ -105,3 +106,65 @@ async def test_the_close_policy_fails_the_connection(nursery: trio.Nursery) -> N
     assert failures == [(4000, "slow")]
     assert writer.outbox is not None and writer.outbox.closed_for_limit
     assert not writer.deliver(frame("x"), None)
+
+
+async def test_a_close_frame_the_socket_takes_at_once_needs_no_time(nursery: trio.Nursery) -> None:
+    server, client = transport_pair()
+    writer, codec, _ = make_writer(nursery, server, Outbox(None))
+    codec.send_close(1000, "bye")
+    peer = Codec(Role.CLIENT)
+    try:
+        # A zero bound: only a write that does not wait can make it.
+        await flush_within(writer, 0.0)
+        with trio.fail_after(5):
+            peer.receive_data(await client.receive_some())
+    finally:
+        server.close()
+        client.close()
+    events = peer.events()
+    assert [type(event) for event in events] == [CloseReceived]
+    assert isinstance(events[0], CloseReceived) and events[0].code == 1000
+    assert not codec.has_data_to_send
+
+
+async def test_a_close_frame_behind_a_full_socket_waits_at_most_the_bound(
+    nursery: trio.Nursery,
+) -> None:
+    server, client = transport_pair()
+    codec = Codec(Role.SERVER)
+    end = ConnectionEnd(server, codec)
+    writer = Writer(
+        server,
+        codec,
+        nursery=nursery,
+        outbox=Outbox(None),
+        inbound=InboundQueue(16, trio.EndOfChannel),
+        end=end,
+        failer=None,  # type: ignore[arg-type]  # no close policy here
+    )
+    try:
+        while server.send_nowait(b"x" * 65536):  # the peer reads nothing: fill the socket
+            pass
+        codec.send_close(1000, "")
+        with trio.fail_after(5):
+            await flush_within(writer, 0.05)
+        assert end.ended  # half a frame may be on the wire: the connection is over
+    finally:
+        server.close()
+        client.close()
+
+
+async def test_a_close_frame_waits_for_the_writer_holding_the_lock(nursery: trio.Nursery) -> None:
+    server, client = trio.testing.lockstep_stream_pair()  # send_all waits for the reader
+    writer, codec, _ = make_writer(nursery, server, Outbox(None))
+    nursery.start_soon(writer.write, codec.send_message, "first")
+    await trio.testing.wait_all_tasks_blocked()  # it holds the lock, waiting for the reader
+    codec.send_close(1000, "")
+    peer = Peer(client)
+    async with trio.open_nursery() as inner:
+        inner.start_soon(flush_within, writer, 5.0)
+        with trio.fail_after(5):
+            while not any(type(event) is CloseReceived for event in peer.events):
+                peer.codec.receive_data(await client.receive_some())
+                peer.events.extend(peer.codec.events())
+    assert [type(event) for event in peer.events] == [Message, CloseReceived]

@@ -72,12 +72,12 @@ class WebSocket:
     __slots__ = (
         "_bytes_out",
         "_codec",
+        "_id",
         "_messages_out",
         "_outbound",
         "_parts",
         "_writer",
         "hub",
-        "id",
         "inbound",
         "remote",
         "request",
@@ -103,11 +103,11 @@ class WebSocket:
         self.request = request
         self.subprotocol = subprotocol
         self.remote = remote
-        self.id = uuid.uuid4()
+        self._id: uuid.UUID | None = None  # made when first read
         self.state: dict[str, Any] = {}
         self.hub = hub
         if outbox is not None:
-            outbox.name = self.id
+            outbox.owner = self
         parts = self._parts = ConnectionParts(
             stream,
             codec,
@@ -121,6 +121,15 @@ class WebSocket:
         self._messages_out = self._bytes_out = 0
         self.inbound = MessageReceiveChannel(parts.inbound, self)
         self._outbound: MessageSendChannel | None = None  # made on first use (see outbound)
+
+    @property
+    def id(self) -> uuid.UUID:
+        """A UUID naming the connection in logs and in :meth:`Hub.send_to` (made when read)."""
+        if self._id is None:
+            self._id = uuid.uuid4()
+            if self.hub is not None:
+                self.hub._named(self)
+        return self._id
 
     @property
     def outbound(self) -> MessageSendChannel:

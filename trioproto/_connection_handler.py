@@ -263,13 +263,14 @@ class ConnectionHandler:
                 # The 101 went out as the server began shutting down, after it had sent 1001
                 # to the connections it knew of: this one gets its 1001 too.
                 nursery.start_soon(websocket.close, 1001, "server shutting down")
-            logger.debug(
-                "connection %s opened from %s (path %s, subprotocol %s)",
-                websocket.id,
-                remote,
-                accepted.request.path,
-                accepted.selection.subprotocol,
-            )
+            if logger.isEnabledFor(logging.DEBUG):  # its id is made only when read
+                logger.debug(
+                    "connection %s opened from %s (path %s, subprotocol %s)",
+                    websocket.id,
+                    remote,
+                    accepted.request.path,
+                    accepted.selection.subprotocol,
+                )
             try:
                 if entry.activation == "immediate":
                     websocket.activate()
@@ -297,20 +298,24 @@ class ConnectionHandler:
                             exc_info=exc,
                         )
                         code, reason = 1011, "internal error"
-                await websocket.close(code, reason)
+                # The nursery's exit, next, is the schedule point.
+                await websocket._parts.close(code, reason, schedule_point=False)
             finally:
                 self.connections.discard(websocket)
                 self.hub._detach(websocket)
-                closed = ConnectionClosed(codec.close_sent, codec.close_received)
-                self._counters.connection_closed(key, websocket.statistics(), closed)
+                sent, received = codec.close_sent, codec.close_received
+                self._counters.connection_closed(key, websocket.statistics(), sent, received)
                 if self.options.access_log:
+                    closed = ConnectionClosed(sent, received)
                     log_connection(websocket, accepted.route, closed, codec.close_initiator)
                 if logger.isEnabledFor(logging.DEBUG):
+                    closed = ConnectionClosed(sent, received)
                     ending = f"{closed.code} {closed.reason}".rstrip()
                     logger.debug("connection %s closed: %s", websocket.id, ending)
                 if self.keepalive is not None:
                     self.keepalive.discard(websocket)
-                nursery.cancel_scope.cancel()
+                if nursery.child_tasks:  # usually none: nothing to cancel
+                    nursery.cancel_scope.cancel()
 
 
 def _is_end_of(codec: Codec, exc: BaseException) -> bool:

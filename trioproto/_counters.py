@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._closed import ConnectionClosed
     from ._statistics import ConnectionStatistics
 
 __all__ = ["ANY_ROUTE", "ConnectionKey", "ServerCounters"]
@@ -67,9 +66,14 @@ class ServerCounters:
         self.connections_open[key] += 1
 
     def connection_closed(
-        self, key: ConnectionKey, statistics: ConnectionStatistics, closed: ConnectionClosed
+        self,
+        key: ConnectionKey,
+        statistics: ConnectionStatistics,
+        sent: tuple[int | None, str] | None,
+        received: tuple[int, str] | None,
     ) -> None:
-        """The connection opened under ``key`` ended with these totals and close frames."""
+        """The connection opened under ``key`` ended with these totals and close frames
+        (``(code, reason)`` of the one we sent and of the one received, ``None`` if none)."""
         self.connections_open[key] -= 1
         if not self.connections_open[key]:
             del self.connections_open[key]
@@ -78,10 +82,10 @@ class ServerCounters:
         self.closed_bytes_received += statistics.bytes_received
         self.closed_bytes_sent += statistics.bytes_sent
         self.closed_hub_messages += statistics.hub_messages
-        if closed.sent is not None:
-            self.close_codes_sent[closed.sent[0]] += 1
-        if closed.received is not None:
-            self.close_codes_received[closed.received[0]] += 1
+        if sent is not None:
+            self.close_codes_sent[sent[0]] += 1
+        if received is not None:
+            self.close_codes_received[received[0]] += 1
 
     @property
     def total_connections(self) -> int:

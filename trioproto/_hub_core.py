@@ -50,9 +50,13 @@ Message = str | bytes | bytearray | memoryview
 class Member(Protocol):
     """What the hub needs of a connection (a server :class:`~trioproto.WebSocket`)."""
 
+    #: Its id once made, else ``None`` (it is made when first read).
+    _id: uuid.UUID | None
+
     @property
     def id(self) -> uuid.UUID:
-        """The connection's id (:meth:`BaseHub.send_to` takes it)."""
+        """The connection's id (:meth:`BaseHub.send_to` takes it); reading it makes it, and
+        the connection then tells its hub (:meth:`BaseHub._named`)."""
 
     @property
     def subprotocol(self) -> str | None:
@@ -126,7 +130,10 @@ class BaseHub(Generic[Connection]):
     def __init__(self, backplane: Backplane | None = None, *, node_id: str | None = None) -> None:
         self.backplane = backplane
         self.node_id = node_id if node_id is not None else uuid.uuid4().hex
-        self._connections: dict[uuid.UUID, Connection] = {}
+        # The open connections (a dict as an ordered set), and by id those whose id was made
+        # (when first read: any id a caller can name is there; no uuid4 for the others).
+        self._connections: dict[Connection, None] = {}
+        self._by_id: dict[uuid.UUID, Connection] = {}
         # topic -> {connection: its policy for that topic, None for the connection's default}
         self._topics: dict[str, dict[Connection, BackpressurePolicy | None]] = {}
         # connection -> its topics (from its first subscription on): leaving costs O(its
@@ -212,7 +219,7 @@ class BaseHub(Generic[Connection]):
         key = _connection_key(connection_id)
         prepared = PreparedMessage.of(message)
         self._sent_to += 1
-        websocket = self._connections.get(key)
+        websocket = self._by_id.get(key)
         if websocket is not None:
             delivered = websocket._deliver(prepared, None)
             await trio.lowlevel.checkpoint()
@@ -233,7 +240,7 @@ class BaseHub(Generic[Connection]):
         """
         check_topic(topic)
         chosen = None if policy is None else BackpressurePolicy.coerce(policy)
-        if self._connections.get(websocket.id) is not websocket:
+        if websocket not in self._connections:
             raise RuntimeError(f"connection {websocket.id} is not open on this hub")
         topics = self._subscriptions.get(websocket)
         if topics is None:  # its first subscription: a connection without any holds no set
@@ -270,7 +277,7 @@ class BaseHub(Generic[Connection]):
             key = _connection_key(connection_id)
         except ValueError:
             return None
-        return self._connections.get(key)
+        return self._by_id.get(key)
 
     def statistics(self) -> HubStatistics:
         """Counters of this hub."""
@@ -289,11 +296,20 @@ class BaseHub(Generic[Connection]):
 
     def _attach(self, websocket: Connection) -> None:
         """Register a connection whose handler is about to start."""
-        self._connections[websocket.id] = websocket
+        self._connections[websocket] = None
+        if websocket._id is not None:
+            self._by_id[websocket._id] = websocket
+
+    def _named(self, websocket: Connection) -> None:
+        """The id of ``websocket`` was just made: find it by that id while it is open."""
+        if websocket in self._connections and websocket._id is not None:
+            self._by_id[websocket._id] = websocket
 
     def _detach(self, websocket: Connection) -> None:
         """Forget a connection that ended, with all its subscriptions."""
-        self._connections.pop(websocket.id, None)
+        self._connections.pop(websocket, None)
+        if websocket._id is not None:
+            self._by_id.pop(websocket._id, None)
         for topic in self._subscriptions.pop(websocket, set()):
             self.unsubscribe(websocket, topic)
 
@@ -310,7 +326,7 @@ class BaseHub(Generic[Connection]):
 
     def _deliver_to_all(self, subprotocol: str | None, prepared: PreparedMessage) -> int:
         count = 0
-        for websocket in list(self._connections.values()):
+        for websocket in list(self._connections):
             if subprotocol is None or websocket.subprotocol == subprotocol:
                 count += websocket._deliver(prepared, None)
         return count
@@ -342,7 +358,7 @@ class BaseHub(Generic[Connection]):
                 key = uuid.UUID(envelope.target)
             except ValueError:
                 return
-            websocket = self._connections.get(key)
+            websocket = self._by_id.get(key)
             if websocket is not None:
                 websocket._deliver(prepared, None)
 

@@ -26,7 +26,7 @@ import enum
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
 from ._sansio._frames import MAX_CLOSE_REASON, is_sendable_close_code
 
@@ -96,6 +96,14 @@ class DeliveryCounters:
         self.closes = 0
 
 
+class Named(Protocol):
+    """What logs name a connection by (a ``WebSocket``: its id, made when first read)."""
+
+    @property
+    def id(self) -> object:
+        """The connection's id."""
+
+
 class Verdict(enum.Enum):
     """What :meth:`Outbox.put` did with a message."""
 
@@ -111,7 +119,8 @@ class Outbox:
         limit: the byte limit (``Limits.max_send_buffer``); ``None`` for no limit.
         policy: the policy for messages queued without their own.
         counters: the server's counters, also incremented on every drop and close.
-        name: how logs name the connection (the connection sets its id).
+        owner: the connection, whose ``id`` names it in logs (the connection sets itself:
+            its id is read only when a log needs it).
     """
 
     __slots__ = (
@@ -123,7 +132,7 @@ class Outbox:
         "closed_for_limit",
         "dropped",
         "limit",
-        "name",
+        "owner",
         "partial",
         "policy",
         "queued_total",
@@ -134,12 +143,12 @@ class Outbox:
         limit: int | None,
         policy: BackpressurePolicy = DEFAULT_POLICY,
         counters: DeliveryCounters | None = None,
-        name: object = "",
+        owner: Named | None = None,
     ) -> None:
         self.limit = limit
         self.policy = policy
         self._counters = counters if counters is not None else DeliveryCounters()
-        self.name = name
+        self.owner = owner
         # (sequence number, frame, whether it may be evicted by drop_oldest); made by the
         # first put(): most connections never queue a hub message (a deque is about 600 bytes).
         self._entries: deque[tuple[int, bytes, bool]] | None = None
@@ -219,13 +228,16 @@ class Outbox:
         self._entries = None
         self._size = 0
 
+    def _owner_id(self) -> object:
+        return "" if self.owner is None else self.owner.id
+
     def _close_for_limit(self, policy: BackpressurePolicy) -> None:
         self.discard()
         self.closed_for_limit = True
         self._counters.closes += 1
         logger.warning(
             "connection %s: over %d bytes of hub messages queued; closing it with %d",
-            self.name,
+            self._owner_id(),
             self.limit,
             policy.close_code,
         )
@@ -259,7 +271,7 @@ class Outbox:
             logger.info(
                 "connection %s: send buffer full (%d bytes); dropping %s hub messages, "
                 "counted in its statistics from now on",
-                self.name,
+                self._owner_id(),
                 self.limit,
                 which,
             )

@@ -144,14 +144,20 @@ class ConnectionParts:
             self._activated_event = trio.Event()
         await self._activated_event.wait()
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str, *, schedule_point: bool = True) -> None:
         """The closing handshake (RFC 6455 §7.1.2), at most the close timeout in all; see
-        ``WebSocket.close()``."""
+        ``WebSocket.close()``.
+
+        Without ``schedule_point`` (the server's close after the handler returned, which
+        leaves the connection's nursery at once, a schedule point itself), a connection
+        already over is closed with no schedule point of its own.
+        """
         if self.end.ended and (not self._reader_started or self.reader.done):
             # Over already, our close frame written: only the transport is left (the usual
             # case after a handler's receive() ended with the peer's close).
             await self.end.close_transport()
-            await trio.lowlevel.checkpoint()
+            if schedule_point:
+                await trio.lowlevel.checkpoint()
             return
         codec = self._codec
         # One bound for the whole close (sending ours, then waiting for theirs): a send blocked

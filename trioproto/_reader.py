@@ -36,6 +36,7 @@ from ._sansio._codec import Codec, State
 from ._sansio._events import CloseReceived, Event, Message, Pong
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
+from ._writer import flush_within
 
 if TYPE_CHECKING:
     from ._ending import ConnectionEnd
@@ -245,11 +246,8 @@ class ConnectionReader:
         # The close frame we owe goes out before anyone learns that the connection ended
         # (RFC 6455 §5.5.1): whoever learns it may close the transport.
         if codec.has_data_to_send:
-            try:
-                with trio.move_on_after(self._close_timeout):
-                    await self._writer.flush(False)
-            except ConnectionClosed:
-                pass
+            with contextlib.suppress(ConnectionClosed):
+                await flush_within(self._writer, self._close_timeout)
         self._end.announce()
         # The server closes TCP first (RFC 6455 §7.1.1); after a failure, either side does.
         if codec.should_close_transport:

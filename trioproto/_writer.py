@@ -40,7 +40,7 @@ from ._outbox import BackpressurePolicy, Outbox, Verdict
 from ._sansio._codec import Codec, State
 from ._write_lock import Ending, WriteLock
 
-__all__ = ["Failer", "Writer"]
+__all__ = ["Failer", "Writer", "flush_within"]
 
 
 class Failer(Protocol):
@@ -290,3 +290,37 @@ class Writer:
             if frame is None:
                 return
             await lock.send(frame)
+
+
+async def flush_within(writer: Writer, timeout: float) -> None:
+    """Write what the codec of ``writer`` has queued (the close frame we owe), at most
+    ``timeout`` seconds; a write that fails or times out ends the connection.
+
+    When the lock is free, nothing is queued before it and the socket takes it all at once
+    (the usual case), it goes out in one non-waiting system call, with no cancel scope and no
+    schedule point: the caller has just passed one, reading what it answers. Otherwise the
+    write waits, bounded by ``timeout``.
+    """
+    lock = writer._lock
+    send_nowait = lock.send_nowait
+    outbox = writer.outbox
+    if send_nowait is None or lock.writing or (outbox is not None and outbox.pending):
+        with trio.move_on_after(timeout):
+            await writer.write(None)
+        return
+    await trio.lowlevel.checkpoint_if_cancelled()
+    data = writer.hold.take_output()
+    try:
+        sent = send_nowait(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        lock.stream_lost()
+        codec = writer._codec
+        raise ConnectionClosed(codec.close_sent, codec.close_received) from None
+    if sent == len(data):
+        return
+    lock.writing = True
+    try:
+        with trio.move_on_after(timeout):
+            await lock.send(memoryview(data)[sent:])
+    finally:
+        lock.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from trioproto._sansio._http import (
     RequestHeadParser,
     Response,
     ResponseHeadParser,
+    serialize_response,
 )
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3
@@ -163,6 +165,23 @@ def test_accept_response_rfc_example() -> None:
         b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
         b"X-Trace: 1\r\n\r\n"
     )
+
+
+def test_the_usual_accept_response_is_the_general_one() -> None:
+    """The template for an answer with no subprotocol, extension or extra header writes
+    exactly what the general serializer writes."""
+    for _ in range(20):
+        key = generate_key(os.urandom(16))
+        handshake = validate_request(request(replace("Sec-WebSocket-Key", key)))
+        general = serialize_response(
+            101,
+            [
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Accept", accept_key(handshake.key)),
+            ],
+        )
+        assert accept_response(handshake, subprotocol=None) == general
 
 
 def test_reject_response_and_error() -> None:

@@ -55,8 +55,22 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 def accept_key(key: str) -> str:
     """``Sec-WebSocket-Accept`` for a key: base64 of SHA-1 of key + GUID (RFC 6455 §4.2.2)."""
+    return _accept_key_bytes(key).decode("ascii")
+
+
+def _accept_key_bytes(key: str) -> bytes:
     digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False)  # base64.b64encode's own call
+
+
+#: The usual 101 (no subprotocol, no extension, no extra header) up to its accept key, as
+#: ``serialize_response`` writes it.
+_PLAIN_101_HEAD = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: "
+)
 
 
 def generate_key(random_bytes: bytes) -> str:
@@ -192,6 +206,10 @@ def accept_response(
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """The ``101 Switching Protocols`` answer (RFC 6455 §4.2.2 step 5)."""
+    if subprotocol is None and extensions is None and not extra_headers:
+        # The usual answer, from a template: its only variable part is base64, nothing to
+        # check in it.
+        return b"".join((_PLAIN_101_HEAD, _accept_key_bytes(handshake.key), b"\r\n\r\n"))
     headers = [
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),

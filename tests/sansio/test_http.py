@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 
 from trioproto import InvalidHandshake, Limits
 from trioproto._sansio._http import (
+    _VALID_HEADER_BLOCK,
     Headers,
     Request,
     RequestHeadParser,
     Response,
     ResponseHeadParser,
+    _header_line_fault,
     request_body_length,
     serialize_request,
     serialize_response,
@@ -428,3 +430,21 @@ def test_a_head_in_one_piece_is_read_as_byte_by_byte(
     for parser_type in (RequestHeadParser, ResponseHeadParser):
         whole = verdict(parser_type, [data])
         assert whole == verdict(parser_type, [data[i : i + 1] for i in range(len(data))])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    line=st.one_of(
+        st.binary(max_size=16),
+        st.text(alphabet="Xx-:; \t\x00\x7f\u00e9\r\n", max_size=12).map(
+            lambda text: text.encode("latin-1")
+        ),
+    )
+)
+def test_the_block_pattern_and_the_line_checks_refuse_the_same_lines(line: bytes) -> None:
+    """A header block the one-match path refuses is looked at line by line to name the fault:
+    both must agree on every line (a line that neither refuses would be lost between them)."""
+    if b"\r\n" in line:
+        return  # two lines, not one
+    pattern_accepts = _VALID_HEADER_BLOCK.fullmatch(line + b"\r\n") is not None
+    assert pattern_accepts is (_header_line_fault(line) is None)

@@ -195,6 +195,8 @@ class _HeadReader:
         self.trailing_data = b""
 
     def _feed(self, data: bytes | bytearray | memoryview) -> bytes | None:
+        """Add received bytes; once the head is complete, its lines, each with its CRLF (the
+        empty line that ends it left out), else ``None``."""
         if self._done:
             raise RuntimeError("the head is already complete")
         if not self._buffer and type(data) is bytes:
@@ -212,7 +214,7 @@ class _HeadReader:
             self._check_line(newline - self._line_start, terminator=2)
             if newline == self._line_start:  # the empty line: the head is complete
                 self._done = True
-                head = bytes(buffer[: max(newline - 2, 0)])
+                head = bytes(buffer[:newline])
                 self.trailing_data = bytes(buffer[newline + 2 :])
                 self._buffer = bytearray()
                 return head
@@ -238,14 +240,13 @@ class _HeadReader:
         end = data.find(b"\r\n\r\n")
         if end <= 0 or end + 4 > self._max_head or data.startswith(b"\r\n"):
             return None
-        head = data[:end]
-        lines = head.split(b"\r\n")
+        lines = data[:end].split(b"\r\n")
         if len(lines) > self._max_lines + 1 or max(map(len, lines)) > self._max_line:
             return None
         self._done = True
         self._lines = len(lines)
         self.trailing_data = data[end + 4 :]
-        return head
+        return data[: end + 2]
 
     def _check_line(self, length: int, terminator: int) -> None:
         """Check a line of ``length`` bytes (CRLF excluded) that starts at ``_line_start``;
@@ -259,14 +260,6 @@ class _HeadReader:
             raise InvalidHandshake(f"header line longer than {self._max_line} bytes", 431)
         if self._line_start + length + terminator > self._max_head:
             raise InvalidHandshake(f"request head larger than {self._max_head} bytes", 431)
-
-
-def _split_head(head: bytes) -> tuple[bytes, bytes]:
-    """A head's start line, and its header lines each ending in CRLF."""
-    start_end = head.find(b"\r\n")
-    if start_end < 0:
-        return head, b""
-    return head[:start_end], head[start_end + 2 :] + b"\r\n"
 
 
 def _parse_header_block(block: bytes) -> Headers:
@@ -346,7 +339,7 @@ class RequestHeadParser(_HeadReader):
         head = self._feed(data)
         if head is None:
             return None
-        start_line, header_block = _split_head(head)
+        start_line, _, header_block = head.partition(b"\r\n")
         match = _REQUEST_LINE.fullmatch(start_line)
         if match is None:
             raise InvalidHandshake("malformed request line", 400)
@@ -374,7 +367,7 @@ class ResponseHeadParser(_HeadReader):
         head = self._feed(data)
         if head is None:
             return None
-        start_line, header_block = _split_head(head)
+        start_line, _, header_block = head.partition(b"\r\n")
         match = _STATUS_LINE.fullmatch(start_line)
         if match is None:
             raise InvalidHandshake("malformed status line", 400)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,7 +27,7 @@ from typing import TypeAlias
 from ._counters import ANY_ROUTE
 from ._exceptions import InvalidHandshake
 from ._registry import Activation, Handler, Registry
-from ._sansio._abnf import is_plain_path
+from ._sansio._handshake import split_request_target
 from ._sansio._http import Headers, Request
 
 __all__ = [
@@ -164,22 +163,11 @@ class HttpMatch:
 
 
 def split_target(target: str) -> tuple[str, dict[str, list[str]]]:
-    """Split a request target into its percent-decoded path and decoded query (RFC 3986).
-
-    The absolute form (``http://host/path``) is reduced to its path (RFC 9112 §3.2.2).
-
-    Raises:
-        InvalidHandshake: 400, the target cannot be split (an unbalanced ``[`` in the
-            authority makes ``urlsplit`` raise "Invalid IPv6 URL").
+    """A request target's percent-decoded path and decoded query, for routing (see
+    :func:`~trioproto._sansio._handshake.split_request_target`, which raises the same 400).
     """
-    if is_plain_path(target):  # nothing to split or decode: the usual case
-        return target, {}
-    try:
-        parts = urllib.parse.urlsplit(target)
-    except ValueError:
-        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
-    path = urllib.parse.unquote(parts.path) or "/"
-    return path, urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    _, path, _, query = split_request_target(target)
+    return path, query
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:

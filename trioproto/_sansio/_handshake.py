@@ -45,6 +45,7 @@ __all__ = [
     "reject_response",
     "select_subprotocol",
     "serialize_handshake_request",
+    "split_request_target",
     "validate_request",
     "validate_response",
 ]
@@ -162,16 +163,7 @@ def validate_request(request: Request) -> HandshakeRequest:
         ("http://", "https://", "ws://", "wss://")  # absolute form (RFC 9112 §3.2.2)
     ):
         raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400)
-    if is_plain_path(target):  # nothing to split or decode: the usual case
-        raw_path, path, raw_query, query = target, target, "", {}
-    else:
-        try:
-            parts = urllib.parse.urlsplit(target)
-        except ValueError:  # an unbalanced "[" in the authority: "Invalid IPv6 URL"
-            raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
-        raw_path, raw_query = parts.path or "/", parts.query
-        path = urllib.parse.unquote(raw_path)
-        query = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
+    raw_path, path, raw_query, query = split_request_target(target)
     subprotocols = tuple(headers.get_list("Sec-WebSocket-Protocol"))
     for name in subprotocols:
         if not is_token(name):
@@ -188,6 +180,26 @@ def validate_request(request: Request) -> HandshakeRequest:
         origin=headers.get("Origin"),
         host=hosts[0],
     )
+
+
+def split_request_target(target: str) -> tuple[str, str, str, dict[str, list[str]]]:
+    """A request target's raw path, percent-decoded path, raw query and decoded query (RFC 3986
+    §3.3-§3.4). The absolute form (``http://host/path``) is reduced to its path (RFC 9112
+    §3.2.2); an empty path is ``/``.
+
+    Raises:
+        InvalidHandshake: 400, the target cannot be split (an unbalanced ``[`` in the
+            authority makes ``urlsplit`` raise "Invalid IPv6 URL").
+    """
+    if is_plain_path(target):  # nothing to split or decode: the usual case
+        return target, target, "", {}
+    try:
+        parts = urllib.parse.urlsplit(target)
+    except ValueError:
+        raise InvalidHandshake(f"invalid request target {target[:40]!r}", 400) from None
+    raw_path, raw_query = parts.path or "/", parts.query
+    query = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
+    return raw_path, urllib.parse.unquote(raw_path), raw_query, query
 
 
 def select_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> str | None:

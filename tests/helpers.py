@@ -87,6 +87,21 @@ def transport_pair() -> tuple[SocketTransport, SocketTransport]:
     return SocketTransport(left), SocketTransport(right)
 
 
+async def reset_tcp_socket() -> trio.socket.SocketType:
+    """A TCP socket accepted on 127.0.0.1 whose client has reset the connection (linger on,
+    zero seconds, then close): its next read fails with ``ECONNRESET``."""
+    with trio.socket.socket() as listener:
+        await listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = stdlib_socket.create_connection(listener.getsockname())
+        client.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_LINGER, b"\x01" + bytes(7))
+        accepted, _ = await listener.accept()
+    client.close()
+    with trio.fail_after(5):
+        await trio.lowlevel.wait_readable(accepted)
+    return accepted
+
+
 def _checkout_env() -> dict[str, str]:
     """The environment for a program the tests start: it imports this checkout's
     ``trioproto`` (a script's own directory would come first on ``sys.path`` otherwise, and an

@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from helpers import transport_pair
+from helpers import reset_tcp_socket, transport_pair
 from trioproto._transport import SocketTransport, close_now
 
 
@@ -63,6 +63,40 @@ async def test_send_nowait_refuses_while_another_task_sends() -> None:
         nursery.cancel_scope.cancel()
     await left.aclose()
     await right.aclose()
+
+
+async def test_receive_nowait_reads_what_has_arrived_and_never_waits() -> None:
+    left, right = transport_pair()
+    with trio.testing.assert_no_checkpoints():
+        assert right.receive_nowait(100) is None  # nothing yet
+        left.send_nowait(b"hello")
+        assert right.receive_nowait(3) == b"hel"
+        assert right.receive_nowait(100) == b"lo"
+    await left.send_eof()
+    assert right.receive_nowait(100) == b""
+    await left.aclose()
+    await right.aclose()
+
+
+async def test_receive_nowait_errors() -> None:
+    left, right = transport_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(right.receive_some)  # waits: nothing was sent
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio.BusyResourceError):
+            right.receive_nowait(100)
+        nursery.cancel_scope.cancel()
+    right.close()
+    with pytest.raises(trio.ClosedResourceError):
+        right.receive_nowait(100)
+    await left.aclose()
+
+
+async def test_receive_nowait_turns_a_reset_into_broken() -> None:
+    transport = SocketTransport(await reset_tcp_socket())
+    with pytest.raises(trio.BrokenResourceError):
+        transport.receive_nowait(100)
+    await transport.aclose()
 
 
 async def test_close_now_works_in_a_cancelled_scope() -> None:

@@ -108,7 +108,9 @@ class Timeouts:
     """Time limits in seconds; ``None`` disables one explicitly.
 
     Attributes:
-        handshake: from accepting the TCP connection to sending the 101 (TLS included).
+        handshake: from accepting the TCP connection to sending the 101 (TLS included). A
+            request already whole when its connection starts, answered without waiting for
+            anything, is never timed (there is nothing to bound).
         close: how long to wait for the peer's close frame (and, for a client, TCP close)
             after sending ours (RFC 6455 §7.1.1).
         ping_interval: send a keepalive ping after this long; ``None`` turns keepalive off.

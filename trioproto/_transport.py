@@ -103,6 +103,21 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         finally:
             self._receiving = False
 
+    def receive_nowait(self, max_bytes: int) -> bytes | None:
+        """The bytes that have arrived (at most ``max_bytes``), ``b""`` at end of file, or
+        ``None`` when none has: without waiting or yielding.
+
+        For a caller that has just passed a schedule point and would only yield again (the
+        server's first read of a connection, see ``OpeningHandshake.answer_at_once``).
+        """
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this stream")
+        self._check_open()
+        try:
+            return _read_or_none(self._fd, min(max_bytes, _READ_CHUNK))
+        except OSError as exc:
+            raise self._translate(exc) from exc
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data``. If cancelled midway, part of it may have been written, and
         the stream is then unusable (as for any trio stream)."""

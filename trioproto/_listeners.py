@@ -5,8 +5,9 @@ served in a task of the handler nursery. ``max_connections`` is a
 :class:`trio.CapacityLimiter` taken *before* accepting, so a full server leaves further clients
 in the listen backlog (TCP pushes back) instead of accepting and dropping them.
 
-A :class:`trio.SocketListener` is accepted from its socket directly and served over
-:class:`~trioproto._transport.SocketTransport` (the fast plain-TCP path), or with an
+A :class:`trio.SocketListener` is accepted from its socket directly, in batches
+(:class:`~trioproto._socket_accept.BatchAcceptor`: no schedule point per connection), and
+served over :class:`~trioproto._transport.SocketTransport` (the fast plain-TCP path), or with an
 ``ssl_context`` over :class:`~trioproto._tls_transport.TLSTransport` on top of it; any other
 listener (trio's ``SSLListener``, a memory listener, your own) through its ``accept()``, its
 stream wrapped in :class:`trio.SSLStream` when there is an ``ssl_context``. Either way the TLS
@@ -25,6 +26,7 @@ from typing import TypeAlias
 
 import trio
 
+from ._socket_accept import BatchAcceptor
 from ._tls_transport import TLSTransport
 from ._transport import SocketTransport
 from ._unix import open_unix_listener
@@ -74,12 +76,35 @@ async def accept_forever(
         OSError: the listener is broken (errors that only mean "out of file descriptors now"
             are logged and retried after 100 ms, as trio's ``serve_listeners`` does).
     """
+    if not isinstance(listener, trio.SocketListener):
+        await _accept_loop(
+            lambda: _accept_stream(listener, ssl_context), serve_stream, nursery, limiter
+        )
+        return
+    acceptor = BatchAcceptor(listener.socket)
+    try:
+        await _accept_loop(
+            lambda: _accept_socket(acceptor, ssl_context), serve_stream, nursery, limiter
+        )
+    finally:
+        acceptor.close()
+
+
+async def _accept_loop(
+    accept: Callable[[], Awaitable[_AcceptedStream]],
+    serve_stream: StreamCallback,
+    nursery: trio.Nursery,
+    limiter: trio.CapacityLimiter | None,
+) -> None:
     while True:
         token = object()
         if limiter is not None:
-            await limiter.acquire_on_behalf_of(token)
+            try:  # a free slot: no schedule point (the accept has its own when it waits)
+                limiter.acquire_on_behalf_of_nowait(token)
+            except trio.WouldBlock:
+                await limiter.acquire_on_behalf_of(token)
         try:
-            accepted = await _accept(listener, ssl_context)
+            accepted = await accept()
         except OSError as exc:
             if limiter is not None:
                 limiter.release_on_behalf_of(token)
@@ -107,25 +132,25 @@ class _AcceptedStream:
     socket: trio.socket.SocketType | None
 
 
-async def _accept(
+async def _accept_socket(
+    acceptor: BatchAcceptor, ssl_context: ssl.SSLContext | None
+) -> _AcceptedStream:
+    sock, remote = await acceptor.accept()
+    transport = SocketTransport(sock)
+    stream: trio.abc.Stream = (
+        transport if ssl_context is None else TLSTransport(transport, ssl_context, server_side=True)
+    )
+    return _AcceptedStream(stream, remote, sock)
+
+
+async def _accept_stream(
     listener: trio.abc.Listener[trio.abc.Stream], ssl_context: ssl.SSLContext | None
 ) -> _AcceptedStream:
-    sock: trio.socket.SocketType | None = None
-    if isinstance(listener, trio.SocketListener):
-        sock, _address = await listener.socket.accept()
-        remote = _peer_address(sock)
-        transport = SocketTransport(sock)
-        stream: trio.abc.Stream = (
-            transport
-            if ssl_context is None
-            else TLSTransport(transport, ssl_context, server_side=True)
-        )
-    else:
-        stream = await listener.accept()
-        remote = _stream_peer_address(stream)
-        if ssl_context is not None:
-            stream = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
-    return _AcceptedStream(stream, remote, sock)
+    stream = await listener.accept()
+    remote = _stream_peer_address(stream)
+    if ssl_context is not None:
+        stream = trio.SSLStream(stream, ssl_context, server_side=True, https_compatible=True)
+    return _AcceptedStream(stream, remote, None)
 
 
 async def _serve_accepted(

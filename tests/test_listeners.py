@@ -11,7 +11,7 @@ import pytest
 import trio
 
 import trioproto
-from helpers import StartServer, echo_registry
+from helpers import StartServer, echo_registry, start_program, stop_program
 
 
 def remote_echo_registry() -> trioproto.Registry:
@@ -113,3 +113,38 @@ async def test_unix_socket(start_server: StartServer) -> None:
             assert await websocket.receive() == "over a unix socket"
             await websocket.close()
         await server.aclose()
+
+
+#: Runs the command-line server with at most 40 open file descriptors.
+_FEW_DESCRIPTORS = (
+    "import resource, runpy, sys\n"
+    "_soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (40, hard))\n"
+    "sys.argv = ['trioproto', 'serve', 'examples.echo:registry', '--port', '0']\n"
+    "runpy.run_module('trioproto', run_name='__main__', alter_sys=True)\n"
+)
+
+
+async def test_out_of_descriptors_the_server_waits_and_goes_on() -> None:
+    """accept() failing with EMFILE is logged and retried; the clients left in the backlog
+    meanwhile are served once descriptors are free again, and the server keeps running."""
+    process, url = await start_program("-c", _FEW_DESCRIPTORS, capture_stderr=True)
+    assert process.stderr is not None
+    port = int(url.rsplit(":", 1)[1].rstrip("/"))
+    errors = b""
+    try:
+        with trio.fail_after(20):
+            crowd = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(60)]
+            while b"accept() failed" not in errors:
+                chunk = await process.stderr.receive_some()
+                assert chunk, errors
+                errors += chunk
+            assert b"Too many open files" in errors
+            for stream in crowd:
+                await stream.aclose()
+            async with trioproto.open_websocket(url) as ws:
+                await ws.send("served again")
+                assert await ws.receive() == "served again"
+        assert process.returncode is None
+    finally:
+        assert await stop_program(process) == 0

@@ -200,11 +200,13 @@ async def test_a_whole_request_with_a_hook_is_parsed_once_and_decided(
 ) -> None:
     seen: list[str] = []
 
-    async def hook(request: trioproto.WebSocketRequest, subprotocol: str | None) -> object:
+    async def hook(
+        request: trioproto.WebSocketRequest, subprotocol: str | None
+    ) -> trioproto.Accept:
         seen.append(request.path)
-        return trioproto.Accept(headers=[("X-Decided", "yes")])
+        return trioproto.Accept(headers=(("X-Decided", "yes"),))
 
-    options = ServerOptions(timeouts=NO_KEEPALIVE, on_handshake=hook)  # type: ignore[arg-type]
+    options = ServerOptions(timeouts=NO_KEEPALIVE, on_handshake=hook)
     handler = ConnectionHandler(echo_registry(), options)
     peer, server_end = transport_pair()
     await peer.send_all(request_bytes("/hooked") + client_frames("decided"))

@@ -90,16 +90,10 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         self._receiving = True
         try:
             await trio.lowlevel.checkpoint()  # the schedule point, before the read
-            while True:
-                self._check_open()  # again after every wait: another task may have closed it
-                try:
-                    data = _read_or_none(self._fd, size)
-                except OSError as exc:
-                    raise self._translate(exc) from exc
-                if data is None:
-                    await trio.lowlevel.wait_readable(self.socket)
-                    continue
-                return data
+            # Read again after every wait (_read_now checks first that nobody closed it).
+            while (data := self._read_now(size)) is None:
+                await trio.lowlevel.wait_readable(self.socket)
+            return data
         finally:
             self._receiving = False
 
@@ -112,9 +106,21 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         """
         if self._receiving:
             raise trio.BusyResourceError("another task is receiving on this stream")
+        return self._read_now(min(max_bytes, _READ_CHUNK))
+
+    def _read_now(self, size: int) -> bytes | None:
+        """``os.read()`` if the socket is still open, or ``None`` when nothing has arrived
+        (``EAGAIN``); errors translated.
+
+        ``EAGAIN`` is caught here, in a frame that ends at once. Raised in
+        :meth:`receive_some`, its traceback would give that coroutine a frame object (about
+        200 bytes) for the rest of the wait that follows: memory held per idle connection.
+        """
         self._check_open()
         try:
-            return _read_or_none(self._fd, min(max_bytes, _READ_CHUNK))
+            return os.read(self._fd, size)
+        except BlockingIOError:
+            return None
         except OSError as exc:
             raise self._translate(exc) from exc
 
@@ -206,20 +212,6 @@ class SocketTransport(trio.abc.HalfCloseableStream):
         if self._closed or exc.errno == errno.EBADF:
             return trio.ClosedResourceError("the stream was closed")
         return trio.BrokenResourceError(f"socket connection broken: {exc}")
-
-
-def _read_or_none(fd: int, size: int) -> bytes | None:
-    """``os.read()``, or ``None`` when nothing has arrived (``EAGAIN``).
-
-    The exception is caught here, in a frame that ends at once. Raised in
-    :meth:`SocketTransport.receive_some`, its traceback would give that coroutine a frame
-    object (about 200 bytes) for the rest of the wait that follows: memory held per idle
-    connection.
-    """
-    try:
-        return os.read(fd, size)
-    except BlockingIOError:
-        return None
 
 
 async def close_now(stream: trio.abc.Stream) -> None:

@@ -41,15 +41,17 @@ __all__ = [
     "serialize_response",
 ]
 
+#: HTAB, SP, visible characters and obs-text: a header field's value (RFC 9110 §5.5) and a
+#: reason phrase (RFC 9112 §4), as a regex source. No CR in it: the matches below are linear.
+_TEXT = rb"[\t\x20-\x7e\x80-\xff]*"
 _REQUEST_LINE = re.compile(rb"(" + TOKEN_BYTES + rb") ([^\x00-\x20\x7f]+) (HTTP/\d\.\d)")
-_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?")
+_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d) ([0-9]{3})(?: (" + _TEXT + rb"))?")
 _HEADER_NAME = re.compile(TOKEN_BYTES)
 _BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-#: Header lines, each with its CRLF, all valid: a token, a colon, a value of HTAB, visible
-#: characters, SP and obs-text (RFC 9110 §5.5). Its classes exclude CR: matching is linear.
-_VALID_HEADER_BLOCK = re.compile(rb"(?:" + TOKEN_BYTES + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
+#: Header lines, each with its CRLF, all valid: a token, a colon, a value.
+_VALID_HEADER_BLOCK = re.compile(rb"(?:" + TOKEN_BYTES + rb":" + _TEXT + rb"\r\n)*")
 #: One header line of such a block: its name and its value (white space not yet stripped).
-_HEADER_FIELD = re.compile(rb"(" + TOKEN_BYTES + rb"):([\t\x20-\x7e\x80-\xff]*)\r\n")
+_HEADER_FIELD = re.compile(rb"(" + TOKEN_BYTES + rb"):(" + _TEXT + rb")\r\n")
 _UNSAFE_OUTPUT = re.compile(r"[\r\n\x00]")
 
 
